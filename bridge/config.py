@@ -1,0 +1,280 @@
+"""Configuration: TOML file plus ``BRIDGE_<SECTION>__<KEY>`` environment (environment wins)."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bridge.errors import ConfigError
+
+PLACEHOLDER = "CHANGE-ME"
+AppMode = Literal["auto", "chat", "agent-chat", "advanced-chat", "completion", "workflow"]
+InputValue = str | int | float | bool
+
+
+class Section(BaseModel):
+    """A config section: unknown keys are refused, values are immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ClickAIConfig(Section):
+    base_url: str = "https://api.clickai.io/v1"
+    api_key: SecretStr
+    response_mode: Literal["streaming", "blocking"] = "streaming"
+    app_mode: AppMode = "auto"
+    studio_base_url: str = "https://clickai.io"
+    studio_token: SecretStr | None = None
+    workspace_id: str | None = None
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=300.0, gt=0)
+    idle_timeout_s: float = Field(default=90.0, gt=0)
+    requests_per_minute: int = Field(default=100, ge=1)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    inputs: dict[str, InputValue] = Field(default_factory=dict)
+    query_variable: str = "query"
+    workflow_output: str = ""
+    auto_generate_name: bool = True
+
+
+class StoreConfig(Section):
+    url: str = "sqlite:///data/bridge.db"
+
+
+class ServerConfig(Section):
+    listen: str = "127.0.0.1:8080"
+
+    @property
+    def host(self) -> str:
+        return self.listen.rsplit(":", 1)[0].strip("[]") or "0.0.0.0"
+
+    @property
+    def port(self) -> int:
+        return int(self.listen.rsplit(":", 1)[1])
+
+    @model_validator(mode="after")
+    def _check_listen(self) -> ServerConfig:
+        host, sep, port = self.listen.rpartition(":")
+        if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
+            raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:8080")
+        return self
+
+
+class BridgeConfig(Section):
+    default_language: Literal["en", "vi"] = "en"
+    shutdown_grace_s: float = Field(default=20.0, ge=0)
+    max_query_chars: int = Field(default=8000, ge=100)
+    max_file_mb: float = Field(default=15.0, gt=0)
+    default_file_query: str = ""
+    user_messages_per_minute: int = Field(default=12, ge=0)
+    show_conversation_reset_notice: bool = True
+
+
+class LogConfig(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["text", "json"] = "text"
+
+
+class TelegramConfig(Section):
+    enabled: bool = False
+    token: SecretStr | None = None
+    api_base_url: str = "https://api.telegram.org"
+    mode: Literal["polling", "webhook"] = "polling"
+    webhook_url: str | None = None
+    webhook_secret: SecretStr | None = None
+    allowed_user_ids: list[int] = Field(default_factory=list)
+    allowed_chat_ids: list[int] = Field(default_factory=list)
+    group_scope: Literal["group", "user", "topic"] = "topic"
+    drafts: bool = False
+    edit_interval_s: float = Field(default=1.0, ge=0.2)
+    group_edit_interval_s: float = Field(default=3.0, ge=0.5)
+    global_per_second: float = Field(default=25.0, gt=0, le=30)
+
+    @model_validator(mode="after")
+    def _check(self) -> TelegramConfig:
+        if not self.enabled:
+            return self
+        if self.token is None:
+            raise ValueError("token is required when telegram is enabled")
+        if self.mode == "webhook" and (not self.webhook_url or self.webhook_secret is None):
+            raise ValueError("webhook mode needs webhook_url and webhook_secret")
+        return self
+
+
+class SlackConfig(Section):
+    enabled: bool = False
+    bot_token: SecretStr | None = None
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+    mode: Literal["socket", "http"] = "socket"
+    api_base_url: str = "https://slack.com/api/"
+    allowed_team_ids: list[str] = Field(default_factory=list)
+    allowed_channel_ids: list[str] = Field(default_factory=list)
+    allowed_user_ids: list[str] = Field(default_factory=list)
+    thread_requires_mention: bool = False
+    dm_scope: Literal["dm", "thread"] = "dm"
+    native_streaming: bool = True
+    update_interval_s: float = Field(default=1.0, ge=0.2)
+    updates_per_minute: int = Field(default=45, ge=1)
+
+    @model_validator(mode="after")
+    def _check(self) -> SlackConfig:
+        if not self.enabled:
+            return self
+        if self.bot_token is None:
+            raise ValueError("bot_token is required when slack is enabled")
+        if self.mode == "socket" and self.app_token is None:
+            raise ValueError("socket mode needs app_token")
+        if self.mode == "http" and self.signing_secret is None:
+            raise ValueError("http mode needs signing_secret")
+        return self
+
+
+class Settings(BaseSettings):
+    """The whole configuration."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="BRIDGE_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        frozen=True,
+        case_sensitive=False,
+    )
+
+    clickai: ClickAIConfig
+    store: StoreConfig = StoreConfig()
+    server: ServerConfig = ServerConfig()
+    bridge: BridgeConfig = BridgeConfig()
+    log: LogConfig = LogConfig()
+    telegram: TelegramConfig = TelegramConfig()
+    slack: SlackConfig = SlackConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # init = the TOML file's content; the environment wins over it.
+        return (env_settings, init_settings)
+
+
+_ENV_IGNORED = {"BRIDGE_CONFIG"}
+
+
+def default_config_path(environ: Mapping[str, str]) -> Path:
+    """``--config`` default: ``$BRIDGE_CONFIG``, then ``./config.toml``."""
+    return Path(environ.get("BRIDGE_CONFIG") or "config.toml")
+
+
+def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read the TOML file (a missing file is fine) and the environment into ``Settings``.
+
+    Raises:
+        ConfigError: naming the first bad key, e.g. ``clickai.api_key: field required``.
+    """
+    env = dict(os.environ if environ is None else environ)
+    cfg_path = path or default_config_path(env)
+    data: dict[str, Any] = {}
+    if cfg_path.exists():
+        try:
+            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
+        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{cfg_path}: cannot read TOML: {exc}") from exc
+    elif path is not None:
+        raise ConfigError(f"{cfg_path}: config file not found")
+    _refuse_unknown_env(env)
+    _refuse_placeholders(data, env)
+    try:
+        return _Loader(env).build(data)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc)) from None
+
+
+class _Loader:
+    """Builds Settings from a given environment mapping instead of the process environment."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self._env = {k: v for k, v in env.items() if k.upper() not in _ENV_IGNORED}
+
+    def build(self, data: dict[str, Any]) -> Settings:
+        env = self._env
+
+        class _Bound(Settings):
+            @classmethod
+            def settings_customise_sources(
+                cls,
+                settings_cls: type[BaseSettings],
+                init_settings: PydanticBaseSettingsSource,
+                env_settings: PydanticBaseSettingsSource,
+                dotenv_settings: PydanticBaseSettingsSource,
+                file_secret_settings: PydanticBaseSettingsSource,
+            ) -> tuple[PydanticBaseSettingsSource, ...]:
+                source = EnvSettingsSource(
+                    settings_cls,
+                    env_prefix="BRIDGE_",
+                    env_nested_delimiter="__",
+                    case_sensitive=False,
+                )
+                source.env_vars = {k.lower(): v for k, v in env.items()}
+                return (source, init_settings)
+
+        built = _Bound(**data)
+        return Settings.model_construct(**{name: getattr(built, name) for name in Settings.model_fields})
+
+
+def _refuse_unknown_env(env: Mapping[str, str]) -> None:
+    sections = Settings.model_fields
+    for name in env:
+        upper = name.upper()
+        if not upper.startswith("BRIDGE_") or upper in _ENV_IGNORED:
+            continue
+        section, _, key = upper[len("BRIDGE_") :].lower().partition("__")
+        field = sections.get(section)
+        if field is None:
+            raise ConfigError(f"{name}: unknown section {section!r}")
+        model = field.annotation
+        sub = key.partition("__")[0]
+        if isinstance(model, type) and issubclass(model, BaseModel) and sub not in model.model_fields:
+            raise ConfigError(f"{name}: unknown key {section}.{sub}")
+
+
+def _refuse_placeholders(data: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    for section, values in data.items():
+        if isinstance(values, dict):
+            for key, value in values.items():
+                if value == PLACEHOLDER:
+                    raise ConfigError(f"{section}.{key}: still the placeholder {PLACEHOLDER!r}")
+    for name, value in env.items():
+        if name.upper().startswith("BRIDGE_") and value == PLACEHOLDER:
+            raise ConfigError(f"{name}: still the placeholder {PLACEHOLDER!r}")
+
+
+def _describe(exc: ValidationError) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(part) for part in err["loc"] if not str(part).startswith("function-"))
+        msg = err["msg"].replace("Value error, ", "")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key"
+        field = Settings.model_fields.get(loc)
+        if err["type"] == "missing" and field is not None and isinstance(field.annotation, type):
+            required = [k for k, f in field.annotation.model_fields.items() if f.is_required()]
+            loc = ", ".join(f"{loc}.{k}" for k in required) or loc
+            msg = "required (config.toml or BRIDGE_" + loc.split(".")[0].upper() + "__…)"
+        lines.append(f"{loc or 'config'}: {msg}")
+    return "; ".join(lines)

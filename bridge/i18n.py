@@ -1,0 +1,117 @@
+"""User-facing strings in English and Vietnamese, and the rule for picking a language."""
+
+from __future__ import annotations
+
+SUPPORTED = ("en", "vi")
+
+_EN: dict[str, str] = {
+    # --- core / relay ---
+    "err_auth": "⚠️ The assistant is not configured correctly. The operator has been notified.",
+    "err_forbidden": "⚠️ The assistant is not available right now.",
+    "err_bad_request": "⚠️ The assistant could not process this message.",
+    "err_rate_limited": "⏳ The assistant is busy. Please try again in a moment.",
+    "err_quota": "⚠️ The assistant's usage quota is exhausted. Please try again later.",
+    "err_upstream": "⚠️ The assistant ran into a problem. Please try again.",
+    "err_timeout": "⌛ The assistant took too long to answer. Please try again.",
+    "err_internal": "⚠️ Something went wrong on our side. Please try again.",
+    "partial_note": "(the answer above is incomplete)",
+    "conversation_reset": "ℹ️ The previous conversation had expired, so a new one was started.",
+    "new_conversation": "🆕 Started a new conversation.",
+    "stopped": "⏹ Stopped.",
+    "nothing_to_stop": "Nothing is running right now.",
+    "empty_answer": "(the assistant returned no text)",
+    "too_long": "✂️ Your message is too long ({chars} characters). The limit is {limit}.",
+    "empty_message": "Please send some text or a file.",
+    "unsupported": "Sorry, I can only read text, photos, documents, audio and video.",
+    "file_too_large": "📎 “{name}” is too large ({size_mb} MB). The limit is {limit_mb} MB.",
+    "file_failed": "📎 I could not read “{name}”. Please try sending it again.",
+    "default_file_query": "Please look at the attached file.",
+    "user_rate_limited": "⏳ You are sending messages too fast. Please wait a minute.",
+    "access_denied": "🔒 Sorry, this assistant is private.",
+    "restarting": "🔄 The assistant is restarting. Please send your message again.",
+    "interrupted": "⚠️ Your previous message was interrupted by a restart. Please send it again.",
+    "feedback_like": "👍 Thanks for your feedback!",
+    "feedback_dislike": "👎 Thanks, we will try to do better.",
+    "feedback_cleared": "Feedback removed.",
+    "feedback_unknown": "This answer can no longer be rated.",
+    "feedback_failed": "Could not save your feedback. Please try again.",
+    "thinking": "…",
+    # --- telegram ---
+    "tg_help": (
+        "Send me a message and I will answer.\n"
+        "/new: start a new conversation\n/stop: stop the current answer\n/help: this help"
+    ),
+    "tg_start": "👋 Hello! How can I help you?",
+    "cmd_new": "Start a new conversation",
+    "cmd_stop": "Stop the current answer",
+    "cmd_help": "How to use this assistant",
+    "cmd_start": "Start",
+    "cmd_ask": "Ask the assistant (in groups)",
+    # --- slack ---
+    "slack_help": "Mention me or send me a direct message. Say `new` to start over.",
+}
+
+_VI: dict[str, str] = {
+    # --- core / relay ---
+    "err_auth": "⚠️ Trợ lý chưa được cấu hình đúng. Quản trị viên đã được thông báo.",
+    "err_forbidden": "⚠️ Trợ lý hiện không khả dụng.",
+    "err_bad_request": "⚠️ Trợ lý không xử lý được tin nhắn này.",
+    "err_rate_limited": "⏳ Trợ lý đang bận. Vui lòng thử lại sau giây lát.",
+    "err_quota": "⚠️ Trợ lý đã hết hạn mức sử dụng. Vui lòng thử lại sau.",
+    "err_upstream": "⚠️ Trợ lý gặp sự cố. Vui lòng thử lại.",
+    "err_timeout": "⌛ Trợ lý phản hồi quá lâu. Vui lòng thử lại.",
+    "err_internal": "⚠️ Đã có lỗi xảy ra phía chúng tôi. Vui lòng thử lại.",
+    "partial_note": "(câu trả lời ở trên chưa đầy đủ)",
+    "conversation_reset": "ℹ️ Cuộc trò chuyện trước đã hết hạn nên một cuộc trò chuyện mới đã được bắt đầu.",
+    "new_conversation": "🆕 Đã bắt đầu cuộc trò chuyện mới.",
+    "stopped": "⏹ Đã dừng.",
+    "nothing_to_stop": "Hiện không có câu trả lời nào đang chạy.",
+    "empty_answer": "(trợ lý không trả về nội dung)",
+    "too_long": "✂️ Tin nhắn của bạn quá dài ({chars} ký tự). Giới hạn là {limit}.",
+    "empty_message": "Vui lòng gửi nội dung hoặc một tệp.",
+    "unsupported": "Xin lỗi, tôi chỉ đọc được văn bản, ảnh, tài liệu, âm thanh và video.",
+    "file_too_large": "📎 “{name}” quá lớn ({size_mb} MB). Giới hạn là {limit_mb} MB.",
+    "file_failed": "📎 Tôi không đọc được “{name}”. Vui lòng gửi lại.",
+    "default_file_query": "Hãy xem tệp đính kèm.",
+    "user_rate_limited": "⏳ Bạn gửi tin nhắn quá nhanh. Vui lòng đợi một phút.",
+    "access_denied": "🔒 Xin lỗi, trợ lý này là riêng tư.",
+    "restarting": "🔄 Trợ lý đang khởi động lại. Vui lòng gửi lại tin nhắn của bạn.",
+    "interrupted": "⚠️ Tin nhắn trước của bạn bị gián đoạn do khởi động lại. Vui lòng gửi lại.",
+    "feedback_like": "👍 Cảm ơn bạn đã đánh giá!",
+    "feedback_dislike": "👎 Cảm ơn, chúng tôi sẽ cố gắng tốt hơn.",
+    "feedback_cleared": "Đã gỡ đánh giá.",
+    "feedback_unknown": "Không thể đánh giá câu trả lời này nữa.",
+    "feedback_failed": "Không lưu được đánh giá. Vui lòng thử lại.",
+    "thinking": "…",
+    # --- telegram ---
+    "tg_help": (
+        "Hãy gửi tin nhắn và tôi sẽ trả lời.\n"
+        "/new: bắt đầu cuộc trò chuyện mới\n/stop: dừng câu trả lời hiện tại\n/help: trợ giúp"
+    ),
+    "tg_start": "👋 Xin chào! Tôi có thể giúp gì cho bạn?",
+    "cmd_new": "Bắt đầu cuộc trò chuyện mới",
+    "cmd_stop": "Dừng câu trả lời hiện tại",
+    "cmd_help": "Cách sử dụng trợ lý",
+    "cmd_start": "Bắt đầu",
+    "cmd_ask": "Hỏi trợ lý (trong nhóm)",
+    # --- slack ---
+    "slack_help": "Hãy nhắc đến tôi hoặc nhắn tin riêng cho tôi. Gõ `new` để bắt đầu lại.",
+}
+
+CATALOGUE: dict[str, dict[str, str]] = {"en": _EN, "vi": _VI}
+
+
+def pick_language(hint: str | None, default: str) -> str:
+    """Map a platform language hint ("vi", "vi-VN", "en_US") to a supported language."""
+    if hint:
+        base = hint.replace("_", "-").split("-", 1)[0].lower()
+        if base in SUPPORTED:
+            return base
+    return default if default in SUPPORTED else "en"
+
+
+def t(lang: str, key: str, **values: object) -> str:
+    """The string ``key`` in ``lang`` (English when missing), formatted with ``values``."""
+    table = CATALOGUE.get(lang, _EN)
+    text = table.get(key) or _EN[key]
+    return text.format(**values) if values else text

@@ -1,0 +1,74 @@
+"""The one HTTP server: health, Prometheus metrics, and the webhook routes channels register."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+MAX_BODY_BYTES = 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class HttpRoute:
+    """A route a channel serves on ``server.listen`` (e.g. ``POST /telegram/webhook``)."""
+
+    method: str
+    path: str
+    handler: Handler
+
+
+class HttpServer:
+    """aiohttp server for ``/healthz``, ``/metrics`` and channel routes (fixed before start)."""
+
+    def __init__(
+        self,
+        *,
+        host: str,
+        port: int,
+        registry: CollectorRegistry,
+        routes: Sequence[HttpRoute] = (),
+        health: Callable[[], dict[str, object]] | None = None,
+    ) -> None:
+        self._host = host
+        self._port = port
+        self._registry = registry
+        self._health = health or (lambda: {"status": "ok"})
+        self._app = web.Application(client_max_size=MAX_BODY_BYTES)
+        self._app.router.add_get("/healthz", self._healthz)
+        self._app.router.add_get("/metrics", self._metrics)
+        for route in routes:
+            self._app.router.add_route(route.method, route.path, route.handler)
+        self._runner: web.AppRunner | None = None
+        self.bound_port = port
+
+    async def start(self) -> None:
+        self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self._host, self._port)
+        await site.start()
+        server = site._server  # aiohttp keeps the asyncio server here; read the real port
+        sockets = getattr(server, "sockets", None) or []
+        if sockets:
+            self.bound_port = int(sockets[0].getsockname()[1])
+        log.info("http server listening on %s:%d", self._host, self.bound_port)
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _healthz(self, request: web.Request) -> web.Response:
+        body = self._health()
+        status = 200 if body.get("status") == "ok" else 503
+        return web.json_response(body, status=status)
+
+    async def _metrics(self, request: web.Request) -> web.Response:
+        payload = generate_latest(self._registry)
+        return web.Response(body=payload, headers={"Content-Type": CONTENT_TYPE_LATEST})

@@ -1,0 +1,105 @@
+"""The store's contract: conversation map, reply map and the inbound-event log."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+from bridge.model import Rating, ReplyRef
+
+EventStatus = Literal["accepted", "done"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ConversationRow:
+    """A scope's ClickAI conversation and the ``user`` string every call for it carries."""
+
+    scope: str
+    conversation_id: str
+    user: str
+    created_at: float
+    updated_at: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReplyRow:
+    """A bot message on a platform and the ClickAI message it shows."""
+
+    ref: ReplyRef
+    message_id: str
+    conversation_id: str
+    user: str
+    rating: Rating
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventRow:
+    """An accepted inbound message, kept until its reply is final (for dedupe and recovery).
+
+    ``chat_id``/``thread``/``language`` are what recovery needs to tell the user the message
+    was interrupted.
+    """
+
+    event_id: str
+    channel: str
+    scope: str
+    chat_id: str
+    thread: str
+    language: str
+    status: EventStatus
+    created_at: float
+
+
+class Store(Protocol):
+    """Persistence used by the relay; safe for concurrent use from one event loop."""
+
+    async def open(self) -> None:
+        """Connect, apply pending migrations; raise ``SchemaTooNew`` for a newer schema."""
+
+    async def close(self) -> None:
+        """Flush and close; idempotent."""
+
+    # conversations -------------------------------------------------------------------------
+    async def get_conversation(self, scope: str) -> ConversationRow | None:
+        """The conversation stored for ``scope``, if any."""
+        ...
+
+    async def set_conversation(self, scope: str, conversation_id: str, user: str) -> None:
+        """Insert or replace the scope's conversation (touches ``updated_at``)."""
+
+    async def drop_conversation(self, scope: str) -> None:
+        """Forget the scope's conversation (``/new``, or ClickAI said it no longer exists)."""
+
+    async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> int:
+        """Move conversations and replies of a chat to its new id; returns rows moved."""
+        ...
+
+    # replies ---------------------------------------------------------------------------------
+    async def add_replies(
+        self, refs: Sequence[ReplyRef], *, message_id: str, conversation_id: str, user: str
+    ) -> None:
+        """Remember that these platform messages show ClickAI message ``message_id``."""
+
+    async def get_reply(self, ref: ReplyRef) -> ReplyRow | None:
+        """The ClickAI message behind a platform message, if the bridge sent it."""
+        ...
+
+    async def set_rating(self, message_id: str, rating: Rating) -> None:
+        """Record the current feedback on a ClickAI message (all its platform messages)."""
+
+    # inbound events ----------------------------------------------------------------------------
+    async def claim_event(self, event: EventRow) -> bool:
+        """Record an inbound event as accepted; False when it was seen before (duplicate)."""
+        ...
+
+    async def finish_event(self, event_id: str) -> None:
+        """Mark an event's reply final."""
+
+    async def pending_events(self) -> list[EventRow]:
+        """Events accepted but never finished (the process died mid-turn), oldest first."""
+        ...
+
+    async def prune_events(self, older_than: float) -> int:
+        """Delete finished events created before ``older_than`` (epoch seconds)."""
+        ...
