@@ -53,7 +53,6 @@ class ClickAIError(BridgeError):
         status: HTTP status (0 when there was no response).
         code: ClickAI's ``code`` field ("" when absent).
         retry_after: seconds to wait before retrying, when known.
-        shown: True when part of the answer had already streamed before the failure.
     """
 
     def __init__(
@@ -73,7 +72,7 @@ class ClickAIError(BridgeError):
         self.message = message
 
     def __str__(self) -> str:
-        bits = [self.kind]
+        bits: list[str] = [self.kind]
         if self.status:
             bits.append(str(self.status))
         if self.code:

@@ -1,0 +1,300 @@
+"""ClickAIClient: every App Runtime endpoint the bridge uses, with streaming turns as events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
+
+import httpx
+from httpx_sse import EventSource
+from pydantic import SecretStr
+
+from bridge.clickai.errors import error_from_transport
+from bridge.clickai.events import RunMode, StreamEvent, TurnRequest, UploadedFile
+from bridge.clickai.session import ApiSession
+from bridge.clickai.sse import StreamInterpreter, blocking_events
+from bridge.config import ClickAIConfig
+from bridge.errors import ClickAIError
+
+log = logging.getLogger(__name__)
+
+Rating = Literal["like", "dislike"] | None
+_STOP_PATHS: dict[RunMode, str] = {
+    "chat": "chat-messages/{}/stop",
+    "completion": "completion-messages/{}/stop",
+    "workflow": "workflows/tasks/{}/stop",
+}
+
+
+class ClickAIClient:
+    """Async client for one ClickAI app (one API key).
+
+    Use it as an async context manager or call :meth:`aclose`. All failures raise
+    :class:`bridge.errors.ClickAIError` with a ``kind``.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        api_key: str | SecretStr,
+        transport: httpx.AsyncBaseTransport | None = None,
+        connect_timeout_s: float = 10.0,
+        read_timeout_s: float = 300.0,
+        idle_timeout_s: float = 90.0,
+        requests_per_minute: int = 100,
+        max_retries: int = 3,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+    ) -> None:
+        self._session = ApiSession(
+            base_url=base_url,
+            secret=api_key,
+            transport=transport,
+            connect_timeout_s=connect_timeout_s,
+            read_timeout_s=read_timeout_s,
+            requests_per_minute=requests_per_minute,
+            max_retries=max_retries,
+            sleep=sleep,
+        )
+        self._idle_timeout_s = idle_timeout_s
+        self._sleep = sleep
+
+    @classmethod
+    def from_config(
+        cls, config: ClickAIConfig, *, transport: httpx.AsyncBaseTransport | None = None
+    ) -> ClickAIClient:
+        return cls(
+            base_url=config.base_url,
+            api_key=config.api_key,
+            transport=transport,
+            connect_timeout_s=config.connect_timeout_s,
+            read_timeout_s=config.read_timeout_s,
+            idle_timeout_s=config.idle_timeout_s,
+            requests_per_minute=config.requests_per_minute,
+            max_retries=config.max_retries,
+        )
+
+    async def __aenter__(self) -> ClickAIClient:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        await self._session.aclose()
+
+    # -- generation ------------------------------------------------------------------------
+
+    async def run(self, turn: TurnRequest) -> AsyncIterator[StreamEvent]:
+        """Send one turn; yields Started, then deltas/thoughts/files, then Finished.
+
+        Retries (rate_limited, upstream, timeout) happen only before the first event is
+        yielded; once anything was yielded a failure raises ClickAIError to the caller.
+        A caller that may stop early should wrap the iterator in ``contextlib.aclosing`` so
+        the HTTP stream is closed at once.
+        """
+        path, body = _turn_body(turn)
+        scoped = turn.mode == "chat" and bool(turn.conversation_id)
+        tries = 0
+        while True:
+            yielded = False
+            try:
+                async for event in self._run_once(turn, path, body, scoped):
+                    yielded = True
+                    yield event
+                return
+            except ClickAIError as exc:
+                delay = None if yielded else self._session.retry_delay(exc, tries)
+                if delay is None:
+                    raise
+                tries += 1
+                log.warning("ClickAI turn failed (%s); retry %d in %.1fs", exc.kind, tries, delay)
+                await self._sleep(delay)
+
+    async def _run_once(
+        self, turn: TurnRequest, path: str, body: dict[str, Any], scoped: bool
+    ) -> AsyncIterator[StreamEvent]:
+        async with self._session.open_stream(
+            "POST", path, json=body, conversation_scoped=scoped
+        ) as response:
+            content_type = response.headers.get("content-type", "")
+            if "text/event-stream" not in content_type:
+                payload = await _read_json(response)
+                for event in blocking_events(payload, workflow_output=turn.workflow_output):
+                    yield event
+                return
+            interpreter = StreamInterpreter(workflow_output=turn.workflow_output)
+            frames = EventSource(response).aiter_sse()
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + self._idle_timeout_s
+            try:
+                while not interpreter.done:
+                    try:
+                        async with asyncio.timeout_at(deadline):
+                            sse = await frames.__anext__()
+                    except StopAsyncIteration:
+                        for event in interpreter.eof():
+                            yield event
+                        return
+                    except TimeoutError as exc:
+                        raise ClickAIError(
+                            "timeout", f"no data from ClickAI for {self._idle_timeout_s:g}s"
+                        ) from exc
+                    except httpx.TransportError as exc:
+                        raise error_from_transport(exc) from exc
+                    events, is_data = interpreter.feed(sse.event, sse.data)
+                    if is_data:
+                        deadline = loop.time() + self._idle_timeout_s
+                    for event in events:
+                        yield event
+            finally:
+                await frames.aclose()
+
+    # -- files, feedback, stop ---------------------------------------------------------------
+
+    async def upload_file(
+        self, *, data: bytes, filename: str, mime_type: str, user: str
+    ) -> UploadedFile:
+        """Upload a file for a later turn by the same ``user``."""
+        response = await self._session.call(
+            "POST",
+            "files/upload",
+            files={"file": (filename, data, mime_type)},
+            data={"user": user},
+        )
+        body = _json(response)
+        return UploadedFile(
+            id=str(body.get("id", "")),
+            name=str(body.get("name", filename)),
+            size=int(body.get("size") or len(data)),
+            extension=str(body.get("extension") or ""),
+            mime_type=str(body.get("mime_type") or mime_type),
+        )
+
+    async def feedback(
+        self, message_id: str, *, rating: Rating, user: str, content: str | None = None
+    ) -> None:
+        """Rate a message (``None`` clears an earlier rating)."""
+        body: dict[str, Any] = {"rating": rating, "user": user}
+        if content is not None:
+            body["content"] = content
+        await self._session.call("POST", f"messages/{message_id}/feedbacks", json=body)
+
+    async def stop(self, task_id: str, *, user: str, mode: RunMode = "chat") -> None:
+        """Ask ClickAI to stop a running turn; its stream then ends with the partial answer."""
+        await self._session.call("POST", _STOP_PATHS[mode].format(task_id), json={"user": user})
+
+    async def download(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """Fetch an assistant file URL (relative ``/files/...`` URLs are on the API's host)."""
+        return await self._session.download(url, max_bytes=max_bytes)
+
+    # -- conversations and messages -----------------------------------------------------------
+
+    async def conversations(
+        self,
+        *,
+        user: str,
+        last_id: str | None = None,
+        limit: int = 20,
+        sort_by: str = "-updated_at",
+    ) -> dict[str, Any]:
+        params: dict[str, str | int] = {"user": user, "limit": limit, "sort_by": sort_by}
+        if last_id:
+            params["last_id"] = last_id
+        return _json(await self._session.call("GET", "conversations", params=params))
+
+    async def rename_conversation(
+        self,
+        conversation_id: str,
+        *,
+        user: str,
+        name: str | None = None,
+        auto_generate: bool = False,
+    ) -> dict[str, Any]:
+        body = {"name": name, "auto_generate": auto_generate, "user": user}
+        response = await self._session.call(
+            "POST", f"conversations/{conversation_id}/name", json=body, conversation_scoped=True
+        )
+        return _json(response)
+
+    async def delete_conversation(self, conversation_id: str, *, user: str) -> None:
+        """Delete a conversation (200 or 204 depending on the server version)."""
+        await self._session.call(
+            "DELETE",
+            f"conversations/{conversation_id}",
+            json={"user": user},
+            conversation_scoped=True,
+        )
+
+    async def messages(
+        self, conversation_id: str, *, user: str, first_id: str | None = None, limit: int = 20
+    ) -> dict[str, Any]:
+        params: dict[str, str | int] = {
+            "conversation_id": conversation_id,
+            "user": user,
+            "limit": limit,
+        }
+        if first_id:
+            params["first_id"] = first_id
+        # With first_id a 404 may mean "First Message Not Exists.", so it is not conclusive.
+        response = await self._session.call(
+            "GET", "messages", params=params, conversation_scoped=first_id is None
+        )
+        return _json(response)
+
+    async def parameters(self) -> dict[str, Any]:
+        """The app's opening statement, input form, file-upload settings, ..."""
+        return _json(await self._session.call("GET", "parameters"))
+
+    async def info(self) -> dict[str, Any]:
+        """The app's name, description and ``mode``."""
+        return _json(await self._session.call("GET", "info"))
+
+
+def _turn_body(turn: TurnRequest) -> tuple[str, dict[str, Any]]:
+    inputs: dict[str, Any] = dict(turn.inputs)
+    body: dict[str, Any] = {
+        "inputs": inputs,
+        "user": turn.user,
+        "response_mode": "streaming" if turn.streaming else "blocking",
+        "files": [ref.to_wire() for ref in turn.files],
+    }
+    if turn.mode == "chat":
+        body["query"] = turn.query
+        body["auto_generate_name"] = turn.auto_generate_name
+        if turn.conversation_id:
+            body["conversation_id"] = turn.conversation_id
+        return "chat-messages", body
+    if turn.query_variable:
+        inputs[turn.query_variable] = turn.query
+    if turn.mode == "completion":
+        body["query"] = turn.query
+        return "completion-messages", body
+    return "workflows/run", body
+
+
+async def _read_json(response: httpx.Response) -> dict[str, Any]:
+    try:
+        raw = await response.aread()
+    except httpx.TransportError as exc:
+        raise error_from_transport(exc) from exc
+    return _parse(raw)
+
+
+def _json(response: httpx.Response) -> dict[str, Any]:
+    if not response.content:
+        return {}
+    return _parse(response.content)
+
+
+def _parse(raw: bytes) -> dict[str, Any]:
+    try:
+        payload = json.loads(raw)
+    except ValueError as exc:
+        raise ClickAIError("upstream", "ClickAI answered with a body that is not JSON") from exc
+    if not isinstance(payload, dict):
+        raise ClickAIError("upstream", "ClickAI answered with a JSON value that is not an object")
+    return payload

@@ -1,0 +1,224 @@
+"""HTTP plumbing shared by the ClickAI clients: auth header, request budget, retries, errors."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import Any, TypeVar
+
+import httpx
+from aiolimiter import AsyncLimiter
+from pydantic import SecretStr
+
+from bridge.clickai.errors import error_from_response, error_from_transport
+from bridge.errors import ClickAIError
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Sleep = Callable[[float], Awaitable[None]]
+
+RETRYABLE_KINDS = frozenset({"rate_limited", "upstream", "timeout"})
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 20.0
+MAX_RETRY_AFTER_S = 60.0
+"""A server asking us to wait longer than this fails the call instead of holding the turn."""
+
+
+class ApiSession:
+    """One httpx client bound to one API root and one bearer secret.
+
+    The secret is attached per request and only to the API root's origin. Every request attempt
+    (retries included) first takes a token from the per-minute budget, so bursts queue here
+    instead of earning 429s.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        secret: str | SecretStr,
+        transport: httpx.AsyncBaseTransport | None,
+        connect_timeout_s: float,
+        read_timeout_s: float,
+        requests_per_minute: float,
+        max_retries: int,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._origin = httpx.URL(self.base_url).copy_with(path="/", query=None, fragment=None)
+        self._secret = secret if isinstance(secret, SecretStr) else SecretStr(secret)
+        timeout = httpx.Timeout(
+            connect=connect_timeout_s,
+            read=read_timeout_s,
+            write=read_timeout_s,
+            pool=connect_timeout_s,
+        )
+        self._http = httpx.AsyncClient(
+            transport=transport, timeout=timeout, headers={"User-Agent": "clickai-bridge"}
+        )
+        self._limiter = AsyncLimiter(requests_per_minute, 60)
+        self._max_retries = max_retries
+        self._sleep = sleep
+        self._rng = random.Random()
+
+    def url(self, path: str) -> str:
+        return f"{self.base_url}/{path.lstrip('/')}"
+
+    def resolve(self, url: str) -> httpx.URL:
+        """An absolute URL; a relative one (``/files/...``) is put on the API root's origin."""
+        return self._origin.join(url)
+
+    def same_origin(self, url: httpx.URL) -> bool:
+        return (url.scheme, url.host, _port(url)) == (
+            self._origin.scheme,
+            self._origin.host,
+            _port(self._origin),
+        )
+
+    def _auth(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._secret.get_secret_value()}"}
+
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str | int] | None = None,
+        files: Mapping[str, tuple[str, bytes, str]] | None = None,
+        data: Mapping[str, str] | None = None,
+        conversation_scoped: bool = False,
+    ) -> httpx.Response:
+        """One API call with retries; returns the (read) response or raises ClickAIError."""
+
+        async def once() -> httpx.Response:
+            await self._limiter.acquire()
+            log.debug("ClickAI %s %s", method, path)
+            try:
+                response = await self._http.request(
+                    method,
+                    self.url(path),
+                    json=json,
+                    params=params,
+                    files=files,
+                    data=data,
+                    headers=self._auth(),
+                )
+            except httpx.TransportError as exc:
+                raise error_from_transport(exc) from exc
+            if response.status_code >= 400:
+                raise error_from_response(
+                    response.status_code,
+                    response.content,
+                    response.headers,
+                    conversation_scoped=conversation_scoped,
+                )
+            return response
+
+        return await self.with_retries(once, what=f"{method} {path}")
+
+    @asynccontextmanager
+    async def open_stream(
+        self, method: str, path: str, *, json: Mapping[str, Any], conversation_scoped: bool
+    ) -> AsyncIterator[httpx.Response]:
+        """One attempt at a streaming request; the response is open (status < 400) inside."""
+        await self._limiter.acquire()
+        log.debug("ClickAI %s %s (stream)", method, path)
+        headers = {**self._auth(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
+        request = self._http.build_request(method, self.url(path), json=json, headers=headers)
+        try:
+            response = await self._http.send(request, stream=True)
+        except httpx.TransportError as exc:
+            raise error_from_transport(exc) from exc
+        try:
+            if response.status_code >= 400:
+                try:
+                    body = await response.aread()
+                except httpx.TransportError:
+                    body = b""
+                raise error_from_response(
+                    response.status_code,
+                    body,
+                    response.headers,
+                    conversation_scoped=conversation_scoped,
+                )
+            yield response
+        finally:
+            await response.aclose()
+
+    async def download(self, url: str, *, max_bytes: int | None = None) -> bytes:
+        """GET a file URL; the secret goes only to the API root's own origin."""
+        target = self.resolve(url)
+        headers = self._auth() if self.same_origin(target) else {}
+
+        async def once() -> bytes:
+            await self._limiter.acquire()
+            try:
+                async with self._http.stream(
+                    "GET", target, headers=headers, follow_redirects=True
+                ) as response:
+                    if response.status_code >= 400:
+                        raise error_from_response(
+                            response.status_code, await response.aread(), response.headers
+                        )
+                    chunks: list[bytes] = []
+                    total = 0
+                    async for chunk in response.aiter_bytes():
+                        total += len(chunk)
+                        if max_bytes is not None and total > max_bytes:
+                            raise ClickAIError(
+                                "bad_request",
+                                f"file is larger than {max_bytes} bytes",
+                                code="file_too_large",
+                            )
+                        chunks.append(chunk)
+                    return b"".join(chunks)
+            except httpx.TransportError as exc:
+                raise error_from_transport(exc) from exc
+
+        return await self.with_retries(once, what="GET file")
+
+    async def with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
+        """Run ``attempt`` again after retryable failures, with backoff."""
+        tries = 0
+        while True:
+            try:
+                return await attempt()
+            except ClickAIError as exc:
+                delay = self.retry_delay(exc, tries)
+                if delay is None:
+                    raise
+                tries += 1
+                log.warning(
+                    "ClickAI %s failed (%s); retry %d/%d in %.1fs",
+                    what,
+                    exc.kind,
+                    tries,
+                    self._max_retries,
+                    delay,
+                )
+                await self._sleep(delay)
+
+    def retry_delay(self, exc: ClickAIError, tries: int) -> float | None:
+        """Seconds to wait before retry number ``tries + 1``, or None to give up."""
+        if exc.kind not in RETRYABLE_KINDS or tries >= self._max_retries:
+            return None
+        if exc.code.startswith("workflow_"):
+            return None  # a run that failed on its own (bad graph, bad input) fails again
+        if exc.retry_after is not None:
+            return exc.retry_after if exc.retry_after <= MAX_RETRY_AFTER_S else None
+        base: float = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**tries)
+        return base + self._rng.uniform(0, base / 4)
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+
+def _port(url: httpx.URL) -> int | None:
+    if url.port is not None:
+        return url.port
+    return {"http": 80, "https": 443}.get(url.scheme)

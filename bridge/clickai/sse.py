@@ -1,0 +1,249 @@
+"""Sans-IO interpretation of ClickAI frames (SSE data frames and blocking bodies) as events."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from bridge.clickai.errors import error_from_frame
+from bridge.clickai.events import (
+    FileProduced,
+    Finished,
+    Started,
+    StreamEvent,
+    TextDelta,
+    TextReplace,
+    ThoughtUpdate,
+)
+from bridge.errors import ClickAIError
+
+log = logging.getLogger(__name__)
+
+_OK_RUN_STATUSES = frozenset({"succeeded", "partial-succeeded", "stopped"})
+_TEXT_EVENTS = frozenset({"message", "agent_message"})
+
+
+class StreamInterpreter:
+    """Feeds on one response's frames and says what the caller should see.
+
+    Call :meth:`feed` with each SSE frame's event name and data; it returns the events to yield
+    and raises ClickAIError on an ``error`` frame or a failed run. After a terminal frame
+    (``message_end``, ``workflow_finished``, ``workflow_paused``) :attr:`done` is True and the
+    rest of the stream should be dropped. Call :meth:`eof` when the stream closed without one.
+    """
+
+    def __init__(self, *, workflow_output: str = "") -> None:
+        self._workflow_output = workflow_output
+        self._started = False
+        self._ids = {"conversation_id": "", "message_id": "", "task_id": ""}
+        self._got_text = False
+        self._files: dict[str, FileProduced] = {}
+        self._chatflow = False
+        self._end_usage: dict[str, Any] | None = None
+        self.done = False
+
+    @property
+    def started(self) -> bool:
+        return self._started
+
+    def feed(self, sse_event: str, data: str) -> tuple[list[StreamEvent], bool]:
+        """Interpret one frame: returns (events, is_data_frame). Pings are not data frames."""
+        if sse_event == "ping" or not data.strip():
+            return [], False
+        try:
+            frame = json.loads(data)
+        except ValueError:
+            log.warning("ignoring a ClickAI frame that is not JSON (%d chars)", len(data))
+            return [], True
+        if not isinstance(frame, dict):
+            return [], True
+        return self.feed_frame(frame), True
+
+    def feed_frame(self, frame: Mapping[str, Any]) -> list[StreamEvent]:
+        if self.done:
+            return []
+        kind = _s(frame.get("event"))
+        if kind == "error":
+            raise error_from_frame(frame)
+        out: list[StreamEvent] = []
+        self._note_ids(frame)
+        if not self._started:
+            self._started = True
+            out.append(Started(**self._ids))
+        data = frame.get("data")
+        body: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
+        if kind in _TEXT_EVENTS or (kind == "message_file" and "answer" in frame):
+            out.extend(self._text(_s(frame.get("answer"))))
+        elif kind == "text_chunk":
+            out.extend(self._text(_s(body.get("text"))))
+        elif kind == "message_replace":
+            self._got_text = True
+            out.append(TextReplace(_s(frame.get("answer"))))
+        elif kind == "agent_thought":
+            out.append(_thought(frame))
+        elif kind == "message_file":
+            produced = self._add_file(frame)
+            if produced is not None:
+                out.append(produced)
+        elif kind == "message_end":
+            self._add_files(frame.get("files"))
+            self._end_usage = _usage(frame.get("metadata"))
+            if not (self._chatflow and not self._got_text):
+                out.append(self._finish(usage=self._end_usage))
+            # else: a chatflow whose answer is only in its outputs; workflow_finished follows.
+        elif kind == "workflow_started":
+            self._chatflow = "message_id" in frame
+        elif kind == "workflow_finished":
+            out.extend(self._workflow_finished(body))
+        elif kind == "workflow_paused":
+            out.append(self._finish(usage={}))
+        return out
+
+    def eof(self) -> list[StreamEvent]:
+        """The stream closed without a terminal frame: finish if any text came, else raise."""
+        if self.done:
+            return []
+        if self._end_usage is not None:
+            return [self._finish(usage=self._end_usage)]
+        if not self._got_text:
+            raise ClickAIError("upstream", "ClickAI closed the stream without an answer")
+        log.warning("ClickAI stream ended without a terminal frame; keeping the partial answer")
+        return [self._finish(usage={})]
+
+    def _text(self, text: str) -> list[StreamEvent]:
+        if not text:
+            return []
+        self._got_text = True
+        return [TextDelta(text)]
+
+    def _workflow_finished(self, body: Mapping[str, Any]) -> list[StreamEvent]:
+        _check_run_status(body)
+        self._add_files(body.get("files"))
+        out: list[StreamEvent] = []
+        answer: str | None = None
+        if not self._got_text:
+            rendered = render_outputs(body.get("outputs"), self._workflow_output)
+            if rendered:
+                answer = rendered
+                out.extend(self._text(rendered))
+        total = body.get("total_tokens")
+        usage = self._end_usage or ({"total_tokens": total} if isinstance(total, int) else {})
+        out.append(self._finish(usage=usage, answer=answer))
+        return out
+
+    def _finish(self, *, usage: dict[str, Any], answer: str | None = None) -> Finished:
+        self.done = True
+        return Finished(
+            message_id=self._ids["message_id"],
+            conversation_id=self._ids["conversation_id"],
+            answer=answer,
+            files=tuple(self._files.values()),
+            usage=usage,
+        )
+
+    def _note_ids(self, frame: Mapping[str, Any]) -> None:
+        for key in self._ids:
+            if not self._ids[key]:
+                self._ids[key] = _s(frame.get(key))
+
+    def _add_file(self, raw: object) -> FileProduced | None:
+        produced = assistant_file(raw)
+        if produced is None or produced.id in self._files:
+            return None
+        self._files[produced.id] = produced
+        return produced
+
+    def _add_files(self, raw: object) -> None:
+        if isinstance(raw, list):
+            for item in raw:
+                self._add_file(item)
+
+
+def assistant_file(raw: object) -> FileProduced | None:
+    """A file dict from a frame, if it is the assistant's and has a URL."""
+    if not isinstance(raw, Mapping):
+        return None
+    belongs_to = _s(raw.get("belongs_to")) or "assistant"
+    url = _s(raw.get("url")) or _s(raw.get("remote_url"))
+    if belongs_to != "assistant" or not url:
+        return None
+    file_id = _s(raw.get("id")) or _s(raw.get("related_id")) or _s(raw.get("upload_file_id"))
+    return FileProduced(
+        id=file_id or url, type=_s(raw.get("type")) or "custom", url=url, belongs_to=belongs_to
+    )
+
+
+def blocking_events(body: Mapping[str, Any], *, workflow_output: str = "") -> list[StreamEvent]:
+    """The event sequence for a blocking answer: Started, [TextDelta], Finished(answer=...)."""
+    data = body.get("data")
+    if "workflow_run_id" in body and isinstance(data, Mapping) and "outputs" in data:
+        _check_run_status(data)
+        answer = render_outputs(data.get("outputs"), workflow_output)
+        message_id = ""
+    else:
+        answer = _s(body.get("answer"))
+        message_id = _s(body.get("message_id")) or _s(body.get("id"))
+    conversation_id = _s(body.get("conversation_id"))
+    out: list[StreamEvent] = [Started(conversation_id, message_id, _s(body.get("task_id")))]
+    if answer:
+        out.append(TextDelta(answer))
+    raw_files = body.get("files")
+    files: dict[str, FileProduced] = {}
+    for item in raw_files if isinstance(raw_files, list) else ():
+        produced = assistant_file(item)
+        if produced is not None:
+            files.setdefault(produced.id, produced)
+    out.append(
+        Finished(
+            message_id=message_id,
+            conversation_id=conversation_id,
+            answer=answer,
+            files=tuple(files.values()),
+            usage=_usage(body.get("metadata")),
+        )
+    )
+    return out
+
+
+def render_outputs(outputs: object, preferred: str = "") -> str:
+    """A workflow's answer text: the preferred output, else answer/text/output, else JSON."""
+    if not isinstance(outputs, Mapping) or not outputs:
+        return ""
+    for name in (preferred, "answer", "text", "output"):
+        if name and outputs.get(name) is not None:
+            value = outputs[name]
+            return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return json.dumps(dict(outputs), ensure_ascii=False)
+
+
+def _check_run_status(data: Mapping[str, Any]) -> None:
+    """Raise for a failed run. ``stopped`` (the user pressed stop) ends the turn normally."""
+    status = _s(data.get("status"))
+    if status and status not in _OK_RUN_STATUSES:
+        error = _s(data.get("error")) or f"workflow run {status}"
+        raise ClickAIError("upstream", error[:300], code=f"workflow_{status}")
+
+
+def _thought(frame: Mapping[str, Any]) -> ThoughtUpdate:
+    position = frame.get("position")
+    return ThoughtUpdate(
+        id=_s(frame.get("id")),
+        position=position if isinstance(position, int) else 0,
+        thought=_s(frame.get("thought")),
+        tool=_s(frame.get("tool")),
+        observation=_s(frame.get("observation")),
+    )
+
+
+def _usage(metadata: object) -> dict[str, Any]:
+    if isinstance(metadata, Mapping):
+        usage = metadata.get("usage")
+        if isinstance(usage, Mapping):
+            return dict(usage)
+    return {}
+
+
+def _s(value: object) -> str:
+    return value if isinstance(value, str) else ""

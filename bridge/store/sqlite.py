@@ -1,0 +1,255 @@
+"""The default store: one SQLite file through one aiosqlite connection, writes serialised."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
+from contextlib import asynccontextmanager, suppress
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bridge.errors import StoreError
+from bridge.model import Rating, ReplyRef
+from bridge.store import common as sql
+from bridge.store.base import ConversationRow, EventRow, ReplyRow
+from bridge.store.migrations import SQLITE_MIGRATIONS, Migration, check_version
+
+log = logging.getLogger(__name__)
+
+MEMORY = ":memory:"
+"""Path of a throwaway in-memory database (tests, ``chat`` runs without persistence)."""
+
+_PRAGMAS = (
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA foreign_keys = ON",
+    "PRAGMA journal_mode = WAL",
+    "PRAGMA synchronous = NORMAL",
+)
+
+
+def _q(statement: str) -> str:
+    """The shared ``$n`` placeholders in SQLite's numbered ``?n`` form."""
+    return statement.replace("$", "?")
+
+
+def _prepare_file(path: Path) -> None:
+    """Create the parent directory and an owner-only (0600) database file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(fd)
+    os.chmod(path, 0o600)
+
+
+async def _rollback(conn: aiosqlite.Connection) -> None:
+    """End whatever transaction is open, even after a cancelled ``BEGIN`` or ``COMMIT``.
+
+    aiosqlite queues a statement the moment it is awaited and runs the queue in order, so a
+    cancelled ``BEGIN``/``COMMIT`` still runs, before this ``ROLLBACK``. ``in_transaction``
+    cannot be trusted while such a statement is queued, hence the unconditional rollback.
+    """
+    with suppress(sqlite3.OperationalError):  # no transaction: COMMIT went through
+        await conn.execute("ROLLBACK")
+
+
+class SqliteStore:
+    """``Store`` on a SQLite file; safe for many tasks of one event loop.
+
+    Every statement runs under one ``asyncio.Lock``, so a reader never observes another task's
+    half-finished transaction on the shared connection; multi-statement writes use
+    ``BEGIN IMMEDIATE``/``COMMIT`` through :meth:`_transaction`.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        now: Callable[[], float] = time.time,
+        migrations: Sequence[Migration] = SQLITE_MIGRATIONS,
+    ) -> None:
+        self._path = os.fspath(path)
+        self._now = now
+        self._migrations = tuple(migrations)
+        self._lock = asyncio.Lock()
+        self._conn: aiosqlite.Connection | None = None
+
+    @property
+    def path(self) -> str:
+        """The database file (or ``:memory:``)."""
+        return self._path
+
+    # lifecycle ---------------------------------------------------------------------------------
+    async def open(self) -> None:
+        """Create the file (0600), connect, set PRAGMAs and apply pending migrations."""
+        if self._conn is not None:
+            return
+        try:
+            if self._path != MEMORY:
+                await asyncio.to_thread(_prepare_file, Path(self._path))
+            conn = await aiosqlite.connect(self._path, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StoreError(f"cannot open SQLite store {self._path}: {exc}") from exc
+        try:
+            for pragma in _PRAGMAS:
+                await conn.execute(pragma)
+            await self._migrate(conn)
+        except BaseException as exc:
+            await conn.close()
+            if isinstance(exc, sqlite3.Error):
+                raise StoreError(f"cannot open SQLite store {self._path}: {exc}") from exc
+            raise
+        self._conn = conn
+
+    async def _migrate(self, conn: aiosqlite.Connection) -> None:
+        # Each step re-reads the version inside its own write transaction, so two processes
+        # starting on one file cannot both apply the same step.
+        while True:
+            try:
+                await conn.execute("BEGIN IMMEDIATE")
+                rows = list(await conn.execute_fetchall("PRAGMA user_version"))
+                version = int(rows[0][0])
+                check_version(version, self._migrations, engine="SQLite")
+                if version >= len(self._migrations):
+                    await conn.execute("COMMIT")
+                    return
+                for statement in self._migrations[version]:
+                    await conn.execute(statement)
+                await conn.execute(f"PRAGMA user_version = {version + 1}")
+                await conn.execute("COMMIT")
+            except BaseException:
+                await _rollback(conn)
+                raise
+            log.info("store: SQLite schema migrated to version %d", version + 1)
+
+    async def close(self) -> None:
+        """Close the connection after the running statement; idempotent."""
+        async with self._lock:
+            conn, self._conn = self._conn, None
+            if conn is not None:
+                await conn.close()
+
+    # plumbing ----------------------------------------------------------------------------------
+    def _require(self) -> aiosqlite.Connection:
+        if self._conn is None:
+            raise StoreError("SQLite store is not open")
+        return self._conn
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
+        """Hold the lock for one ``BEGIN IMMEDIATE … COMMIT``; roll back on any exception."""
+        async with self._lock:
+            conn = self._require()
+            try:
+                try:
+                    await conn.execute("BEGIN IMMEDIATE")
+                    yield conn
+                    await conn.execute("COMMIT")
+                except BaseException:
+                    await _rollback(conn)
+                    raise
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {exc}") from exc
+
+    async def _write(self, statement: str, params: Iterable[Any]) -> int:
+        """Run one statement (atomic on its own in autocommit mode); return rows changed."""
+        async with self._lock:
+            conn = self._require()
+            try:
+                cursor = await conn.execute(_q(statement), tuple(params))
+                count = cursor.rowcount
+                await cursor.close()
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {exc}") from exc
+        return count
+
+    async def _fetch(self, statement: str, params: Iterable[Any] = ()) -> list[Sequence[Any]]:
+        async with self._lock:
+            conn = self._require()
+            try:
+                return list(await conn.execute_fetchall(_q(statement), tuple(params)))
+            except sqlite3.Error as exc:
+                raise StoreError(f"SQLite store: {exc}") from exc
+
+    # conversations -----------------------------------------------------------------------------
+    async def get_conversation(self, scope: str) -> ConversationRow | None:
+        """The conversation stored for ``scope``, if any."""
+        rows = await self._fetch(sql.GET_CONVERSATION, (scope,))
+        return sql.conversation_from_row(rows[0]) if rows else None
+
+    async def set_conversation(self, scope: str, conversation_id: str, user: str) -> None:
+        """Insert or replace; ``created_at`` survives only while the conversation id does."""
+        await self._write(sql.SET_CONVERSATION, (scope, conversation_id, user, self._now()))
+
+    async def drop_conversation(self, scope: str) -> None:
+        """Forget the scope's conversation."""
+        await self._write(sql.DROP_CONVERSATION, (scope,))
+
+    async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> int:
+        """Re-key the chat's conversations and replies; returns conversation + reply rows changed.
+
+        Conversation ``user`` strings stay as they were: ClickAI ties conversations to them.
+        """
+        if old_chat_id == new_chat_id:
+            return 0
+        select = _q(sql.CHAT_SCOPES)
+        async with self._transaction() as conn:
+            old_rows = await conn.execute_fetchall(
+                select, sql.scope_match_args(channel, old_chat_id)
+            )
+            new_rows = await conn.execute_fetchall(
+                select, sql.scope_match_args(channel, new_chat_id)
+            )
+            sources = {str(r[0]): float(r[1]) for r in old_rows}
+            targets = {str(r[0]): float(r[1]) for r in new_rows}
+            move = sql.plan_chat_move(channel, old_chat_id, new_chat_id, sources, targets)
+            for scope in move.deletes:
+                await conn.execute(_q(sql.DROP_CONVERSATION), (scope,))
+            for old_scope, new_scope in move.renames:
+                await conn.execute(_q(sql.RENAME_SCOPE), (old_scope, new_scope))
+            cursor = await conn.execute(_q(sql.MOVE_REPLIES), (channel, old_chat_id, new_chat_id))
+            replies = cursor.rowcount
+            await cursor.close()
+        return len(sources) + replies
+
+    # replies -----------------------------------------------------------------------------------
+    async def add_replies(
+        self, refs: Sequence[ReplyRef], *, message_id: str, conversation_id: str, user: str
+    ) -> None:
+        """Map platform messages to a ClickAI message; new parts inherit its current rating."""
+        if not refs:
+            return
+        args = sql.reply_args(refs, message_id, conversation_id, user, self._now())
+        async with self._transaction() as conn:
+            await conn.executemany(_q(sql.ADD_REPLY), args)
+
+    async def get_reply(self, ref: ReplyRef) -> ReplyRow | None:
+        """The ClickAI message behind a platform message, if the bridge sent it."""
+        rows = await self._fetch(sql.GET_REPLY, (ref.channel, ref.chat_id, ref.message_id))
+        return sql.reply_from_row(rows[0]) if rows else None
+
+    async def set_rating(self, message_id: str, rating: Rating) -> None:
+        """Record the rating on every platform message showing ClickAI message ``message_id``."""
+        await self._write(sql.SET_RATING, (message_id, rating))
+
+    # inbound events ----------------------------------------------------------------------------
+    async def claim_event(self, event: EventRow) -> bool:
+        """Record the event as accepted; True only for the first claim of its id."""
+        return await self._write(sql.CLAIM_EVENT, sql.event_args(event, self._now())) == 1
+
+    async def finish_event(self, event_id: str) -> None:
+        """Mark an event's reply final."""
+        await self._write(sql.FINISH_EVENT, (event_id, self._now()))
+
+    async def pending_events(self) -> list[EventRow]:
+        """Accepted but unfinished events, oldest first (arrival order on equal times)."""
+        rows = await self._fetch(sql.PENDING_EVENTS + ", rowid")
+        return [sql.event_from_row(row) for row in rows]
+
+    async def prune_events(self, older_than: float) -> int:
+        """Delete finished events created before ``older_than``; returns how many."""
+        return await self._write(sql.PRUNE_EVENTS, (older_than,))

@@ -1,0 +1,111 @@
+"""Schema migrations on every engine: fresh databases, upgrades, rollbacks, newer schemas."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from bridge.errors import SchemaTooNew, StoreError
+from bridge.model import ReplyRef
+from tests.test_store_backends import Backend, backend, postgres_unavailable
+
+ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+NOTE_TABLE = ("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",)
+BROKEN = ("CREATE TABLE note (id INTEGER PRIMARY KEY)", "CREATE TABLE broken (")
+
+
+@pytest.fixture(scope="session")
+def pg_skip() -> str | None:
+    return postgres_unavailable()
+
+
+@pytest.fixture(params=ENGINES)
+async def be(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_skip: str | None
+) -> AsyncIterator[Backend]:
+    if request.param == "postgres" and pg_skip:
+        pytest.skip(f"PostgreSQL store tests skipped: {pg_skip}")
+    async with backend(request.param, tmp_path, pg_skip) as b:
+        yield b
+
+
+async def test_empty_database_gets_every_migration(be: Backend) -> None:
+    store = be.make()
+    await store.open()
+    assert await be.version() == len(be.migrations) == 3
+    await store.set_conversation("telegram:1", "c", "telegram:1")
+    await store.close()
+    reopened = be.make()
+    await reopened.open()
+    assert await be.version() == 3
+
+
+async def test_older_database_is_upgraded_in_place(be: Backend) -> None:
+    v1 = be.make(be.migrations[:1])
+    await v1.open()
+    assert await be.version() == 1
+    await v1.set_conversation("slack:C1:t:1.2", "conv-old", "slack:C1:t:1.2")
+    with pytest.raises(StoreError):  # no reply table yet
+        await v1.add_replies(
+            [ReplyRef(channel="slack", chat_id="C1", message_id="1.3")],
+            message_id="m",
+            conversation_id="c",
+            user="u",
+        )
+    await v1.close()
+
+    current = be.make()
+    await current.open()
+    assert await be.version() == 3
+    row = await current.get_conversation("slack:C1:t:1.2")
+    assert row is not None and row.conversation_id == "conv-old"
+    ref = ReplyRef(channel="slack", chat_id="C1", message_id="1.3")
+    await current.add_replies([ref], message_id="m", conversation_id="c", user="u")
+    assert await current.get_reply(ref) is not None
+    await current.close()
+
+    appended = be.make((*be.migrations, NOTE_TABLE))
+    await appended.open()
+    assert await be.version() == 4
+    await appended.close()
+    again = be.make((*be.migrations, NOTE_TABLE))
+    await again.open()  # nothing left to apply; the step is not run twice
+    assert await be.version() == 4
+
+
+async def test_failed_migration_rolls_back_its_whole_step(be: Backend) -> None:
+    broken = be.make((*be.migrations, BROKEN))
+    with pytest.raises(StoreError):
+        await broken.open()
+    assert await be.version() == 3
+    with pytest.raises(StoreError, match="not open"):
+        await broken.get_conversation("x")
+
+    fixed = be.make((*be.migrations, NOTE_TABLE))
+    await fixed.open()  # would fail if the broken step had left its "note" table behind
+    assert await be.version() == 4
+
+
+async def test_newer_schema_is_refused(be: Backend) -> None:
+    store = be.make()
+    await store.open()
+    await store.set_conversation("telegram:1", "c", "telegram:1")
+    await store.close()
+    await be.set_version(8)
+
+    newer = be.make()
+    with pytest.raises(SchemaTooNew, match="version 8") as caught:
+        await newer.open()
+    assert "version 3" in str(caught.value)
+    with pytest.raises(StoreError, match="not open"):
+        await newer.get_conversation("telegram:1")
+
+
+async def test_code_rolled_back_after_an_upgrade_is_refused(be: Backend) -> None:
+    upgraded = be.make((*be.migrations, NOTE_TABLE))
+    await upgraded.open()
+    await upgraded.close()
+    with pytest.raises(SchemaTooNew, match=r"version 4.*version 3"):
+        await be.make().open()
