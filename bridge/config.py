@@ -65,7 +65,7 @@ class ServerConfig(Section):
 
     @model_validator(mode="after")
     def _check_listen(self) -> ServerConfig:
-        host, sep, port = self.listen.rpartition(":")
+        _host, sep, port = self.listen.rpartition(":")
         if not sep or not port.isdigit() or not 0 <= int(port) <= 65535:
             raise ValueError("listen must be HOST:PORT, e.g. 127.0.0.1:8080")
         return self
@@ -124,6 +124,7 @@ class SlackConfig(Section):
     allowed_user_ids: list[str] = Field(default_factory=list)
     thread_requires_mention: bool = False
     dm_scope: Literal["dm", "thread"] = "dm"
+    dm_reply_in_thread: bool = True
     native_streaming: bool = True
     update_interval_s: float = Field(default=1.0, ge=0.2)
     updates_per_minute: int = Field(default=45, ge=1)
@@ -234,7 +235,9 @@ class _Loader:
                 return (source, init_settings)
 
         built = _Bound(**data)
-        return Settings.model_construct(**{name: getattr(built, name) for name in Settings.model_fields})
+        return Settings.model_construct(
+            **{name: getattr(built, name) for name in Settings.model_fields}
+        )
 
 
 def _refuse_unknown_env(env: Mapping[str, str]) -> None:
@@ -249,7 +252,11 @@ def _refuse_unknown_env(env: Mapping[str, str]) -> None:
             raise ConfigError(f"{name}: unknown section {section!r}")
         model = field.annotation
         sub = key.partition("__")[0]
-        if isinstance(model, type) and issubclass(model, BaseModel) and sub not in model.model_fields:
+        if (
+            isinstance(model, type)
+            and issubclass(model, BaseModel)
+            and sub not in model.model_fields
+        ):
             raise ConfigError(f"{name}: unknown key {section}.{sub}")
 
 

@@ -47,8 +47,12 @@ _EN: dict[str, str] = {
     "cmd_help": "How to use this assistant",
     "cmd_start": "Start",
     "cmd_ask": "Ask the assistant (in groups)",
+    "tg_ask_empty": "Write your question after /ask, for example: /ask What can you do?",
     # --- slack ---
     "slack_help": "Mention me or send me a direct message. Say `new` to start over.",
+    "slack_status": "is thinking…",
+    "slack_good_answer": "Good answer",
+    "slack_bad_answer": "Bad answer",
 }
 
 _VI: dict[str, str] = {
@@ -62,7 +66,9 @@ _VI: dict[str, str] = {
     "err_timeout": "⌛ Trợ lý phản hồi quá lâu. Vui lòng thử lại.",
     "err_internal": "⚠️ Đã có lỗi xảy ra phía chúng tôi. Vui lòng thử lại.",
     "partial_note": "(câu trả lời ở trên chưa đầy đủ)",
-    "conversation_reset": "ℹ️ Cuộc trò chuyện trước đã hết hạn nên một cuộc trò chuyện mới đã được bắt đầu.",
+    "conversation_reset": (
+        "ℹ️ Cuộc trò chuyện trước đã hết hạn nên một cuộc trò chuyện mới đã được bắt đầu."
+    ),
     "new_conversation": "🆕 Đã bắt đầu cuộc trò chuyện mới.",
     "stopped": "⏹ Đã dừng.",
     "nothing_to_stop": "Hiện không có câu trả lời nào đang chạy.",
@@ -94,8 +100,12 @@ _VI: dict[str, str] = {
     "cmd_help": "Cách sử dụng trợ lý",
     "cmd_start": "Bắt đầu",
     "cmd_ask": "Hỏi trợ lý (trong nhóm)",
+    "tg_ask_empty": "Hãy viết câu hỏi sau /ask, ví dụ: /ask Bạn làm được gì?",
     # --- slack ---
     "slack_help": "Hãy nhắc đến tôi hoặc nhắn tin riêng cho tôi. Gõ `new` để bắt đầu lại.",
+    "slack_status": "đang suy nghĩ…",
+    "slack_good_answer": "Câu trả lời tốt",
+    "slack_bad_answer": "Câu trả lời chưa tốt",
 }
 
 CATALOGUE: dict[str, dict[str, str]] = {"en": _EN, "vi": _VI}

@@ -134,6 +134,19 @@ class FeedbackOutcome:
     ok: bool = True
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PaceBudget:
+    """A platform's flood budget: the core never updates replies faster than this.
+
+    ``chat_interval_s`` applies per chat (``ReplyStream.pace_key``), ``group_interval_s`` per
+    group chat (``is_group``), ``global_per_s`` across the whole bot / workspace.
+    """
+
+    chat_interval_s: float
+    group_interval_s: float
+    global_per_s: float
+
+
 class ReplyStream(Protocol):
     """One bot answer that grows as ClickAI streams; created by ``Channel.open_reply``.
 
@@ -185,11 +198,16 @@ class Intake(Protocol):
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat changed id (Telegram group → supergroup): keep its conversations."""
 
+    async def opening_statement(self) -> str:
+        """The app's opening statement from ClickAI ``/parameters`` ("" when none)."""
+        ...
+
 
 class Channel(Protocol):
     """A chat platform adapter."""
 
     name: str
+    pace_budget: PaceBudget
 
     async def start(self, intake: Intake) -> None:
         """Connect and begin delivering messages to ``intake`` (must return once running)."""

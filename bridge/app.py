@@ -1,0 +1,246 @@
+"""Composition root: builds store, ClickAI client, relay, pacers, channels and server; owns order.
+
+Start: store → ClickAI (app mode) → relay → HTTP server → channels → recovery notices.
+Stop:  channels stop intake → relay drains (``shutdown_grace_s``) → channels close → pacers →
+       server → ClickAI client → store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+from bridge.clickai import ClickAIClient
+from bridge.config import Settings
+from bridge.errors import BridgeError, ClickAIError
+from bridge.metrics import Metrics
+from bridge.model import Channel
+from bridge.pacing import Pacer
+from bridge.relay import Relay, RelayLimits
+from bridge.server import HttpRoute, HttpServer
+from bridge.store import open_store
+from bridge.store.base import Store
+from bridge.turn import ApiMode, TurnOptions, TurnRunner
+
+log = logging.getLogger(__name__)
+
+API_MODES: dict[str, ApiMode] = {
+    "chat": "chat",
+    "agent-chat": "chat",
+    "advanced-chat": "chat",
+    "completion": "completion",
+    "workflow": "workflow",
+}
+
+
+def build_channels(settings: Settings) -> list[Channel]:
+    """The platform channels the configuration enables (imported only when enabled)."""
+    channels: list[Channel] = []
+    if settings.telegram.enabled:
+        from channels.telegram import TelegramChannel
+
+        channels.append(TelegramChannel(settings.telegram, settings.bridge))
+    if settings.slack.enabled:
+        from channels.slack import SlackChannel
+
+        channels.append(SlackChannel(settings.slack, settings.bridge))
+    return channels
+
+
+def make_client(settings: Settings) -> ClickAIClient:
+    c = settings.clickai
+    return ClickAIClient(
+        base_url=c.base_url,
+        api_key=c.api_key,
+        connect_timeout_s=c.connect_timeout_s,
+        read_timeout_s=c.read_timeout_s,
+        idle_timeout_s=c.idle_timeout_s,
+        requests_per_minute=c.requests_per_minute,
+        max_retries=c.max_retries,
+    )
+
+
+class BridgeApp:
+    """One running bridge. ``channels=None`` builds them from the settings."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        channels: Sequence[Channel] | None = None,
+        serve_http: bool = True,
+    ) -> None:
+        self.settings = settings
+        self.metrics = Metrics()
+        self.channels: list[Channel] = (
+            list(channels) if channels is not None else build_channels(settings)
+        )
+        self._serve_http = serve_http
+        self.store: Store | None = None
+        self.clickai: ClickAIClient | None = None
+        self.relay: Relay | None = None
+        self.server: HttpServer | None = None
+        self.pacers: dict[str, Pacer] = {}
+        self.app_mode = settings.clickai.app_mode
+        self._started: list[Channel] = []
+
+    async def start(self) -> None:
+        """Start everything; on failure undo what was started and raise ``BridgeError``."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
+        s = self.settings
+        self.store = open_store(s.store.url)
+        await self.store.open()
+        self.clickai = make_client(s)
+        mode = await self._resolve_mode(self.clickai)
+        await self._check_inputs(self.clickai)
+        options = TurnOptions(
+            mode=API_MODES[mode],
+            streaming=s.clickai.response_mode == "streaming" or mode == "agent-chat",
+            inputs=s.clickai.inputs,
+            query_variable=s.clickai.query_variable,
+            workflow_output=s.clickai.workflow_output,
+            auto_generate_name=s.clickai.auto_generate_name,
+            max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
+            default_file_query=s.bridge.default_file_query,
+            show_reset_notice=s.bridge.show_conversation_reset_notice,
+        )
+        runner = TurnRunner(clickai=self.clickai, store=self.store, options=options)
+        for channel in self.channels:
+            self.pacers[channel.name] = Pacer(
+                channel.pace_budget,
+                name=channel.name,
+                on_rate_limited=lambda name: self.metrics.rate_limited.labels(name).inc(),
+            )
+        self.relay = Relay(
+            store=self.store,
+            clickai=self.clickai,
+            runner=runner,
+            channels={c.name: c for c in self.channels},
+            pacers=self.pacers,
+            metrics=self.metrics,
+            limits=RelayLimits(
+                max_query_chars=s.bridge.max_query_chars,
+                user_messages_per_minute=s.bridge.user_messages_per_minute,
+            ),
+        )
+        interrupted = await self.relay.pending()
+        if self._serve_http:
+            routes = [r for c in self.channels for r in _routes(c)]
+            self.server = HttpServer(
+                host=s.server.host,
+                port=s.server.port,
+                registry=self.metrics.registry,
+                routes=routes,
+                health=self._health,
+            )
+            await self.server.start()
+        for channel in self.channels:
+            await channel.start(self.relay)
+            self._started.append(channel)
+            log.info("channel %s started", channel.name)
+        if interrupted:
+            told = await self.relay.recover(interrupted)
+            log.warning(
+                "%d message(s) were interrupted by the last stop; told %d", len(interrupted), told
+            )
+
+    async def _resolve_mode(self, client: ClickAIClient) -> str:
+        if self.app_mode != "auto":
+            return self.app_mode
+        try:
+            info = await client.info()
+        except ClickAIError as exc:
+            if exc.kind in ("auth", "forbidden"):
+                raise BridgeError(f"ClickAI refused the API key: {exc}") from exc
+            log.warning("cannot read the app mode (%s); assuming a chat app", exc)
+            return "chat"
+        mode = str(info.get("mode") or "chat")
+        if mode not in API_MODES:
+            log.warning("unknown app mode %r; treating it as a chat app", mode)
+            mode = "chat"
+        self.app_mode = mode  # type: ignore[assignment]
+        log.info("ClickAI app mode: %s", mode)
+        return mode
+
+    async def _check_inputs(self, client: ClickAIClient) -> None:
+        """Warn at start-up about required app inputs the config does not fill."""
+        try:
+            params = await client.parameters()
+        except ClickAIError as exc:
+            log.warning("cannot read the app's parameters: %s", exc)
+            return
+        missing = [
+            name for name in required_inputs(params) if name not in self.settings.clickai.inputs
+        ]
+        query_var = self.settings.clickai.query_variable
+        missing = [
+            m for m in missing if not (API_MODES.get(self.app_mode) != "chat" and m == query_var)
+        ]
+        if missing:
+            log.warning(
+                "the app requires inputs %s; set them in [clickai] inputs or every turn fails",
+                ", ".join(missing),
+            )
+
+    def _health(self) -> dict[str, object]:
+        return {
+            "status": "ok",
+            "channels": [c.name for c in self._started],
+            "inflight": self.relay.busy if self.relay else 0,
+        }
+
+    async def stop(self) -> None:
+        """Stop in reverse order; safe to call more than once or after a failed start."""
+        for channel in self._started:
+            await _quietly(channel.stop(), f"stopping {channel.name}")
+        if self.relay is not None:
+            await self.relay.drain(self.settings.bridge.shutdown_grace_s)
+        for channel in reversed(self._started):
+            await _quietly(channel.close(), f"closing {channel.name}")
+        self._started.clear()
+        for pacer in self.pacers.values():
+            await pacer.stop()
+        if self.server is not None:
+            await _quietly(self.server.stop(), "stopping the HTTP server")
+            self.server = None
+        if self.clickai is not None:
+            await _quietly(self.clickai.aclose(), "closing the ClickAI client")
+            self.clickai = None
+        if self.store is not None:
+            await _quietly(self.store.close(), "closing the store")
+            self.store = None
+
+
+def required_inputs(params: dict[str, object]) -> list[str]:
+    """Names of required variables in a ``GET /parameters`` ``user_input_form``."""
+    names: list[str] = []
+    form = params.get("user_input_form")
+    if not isinstance(form, list):
+        return names
+    for item in form:
+        if not isinstance(item, dict):
+            continue
+        for spec in item.values():
+            if isinstance(spec, dict) and spec.get("required") and spec.get("variable"):
+                names.append(str(spec["variable"]))
+    return names
+
+
+def _routes(channel: Channel) -> list[HttpRoute]:
+    """Webhook routes a channel serves (channels without any have no ``http_routes``)."""
+    routes: Callable[[], Sequence[HttpRoute]] | None = getattr(channel, "http_routes", None)
+    return list(routes()) if routes is not None else []
+
+
+async def _quietly(awaitable: Awaitable[object], what: str) -> None:
+    try:
+        await asyncio.wait_for(awaitable, timeout=30)
+    except Exception:
+        log.exception("error while %s", what)

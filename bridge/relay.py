@@ -1,0 +1,333 @@
+"""The use case: filter → dedupe → one turn at a time per scope → stream → persist → feedback."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from bridge.clickai import ClickAIClient
+from bridge.errors import AttachmentError, ClickAIError, ReplyGone
+from bridge.i18n import t
+from bridge.metrics import Metrics
+from bridge.model import Channel, FeedbackOutcome, InboundMessage, Rating, ReplyRef
+from bridge.pacing import PacedReply, Pacer
+from bridge.store.base import EventRow, Store
+from bridge.turn import TurnRunner, TurnState
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RelayLimits:
+    """Input limits applied before anything reaches ClickAI."""
+
+    max_query_chars: int = 8000
+    user_messages_per_minute: int = 12
+
+
+class _ScopeLocks:
+    """One lock per conversation scope, dropped when nobody holds or waits for it."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    async def __call__(self, scope: str) -> _Held:
+        lock, users = self._locks.get(scope, (asyncio.Lock(), 0))
+        self._locks[scope] = (lock, users + 1)
+        return _Held(self, scope, lock)
+
+    def release(self, scope: str) -> None:
+        lock, users = self._locks[scope]
+        if users <= 1:
+            del self._locks[scope]
+        else:
+            self._locks[scope] = (lock, users - 1)
+
+
+class _Held:
+    def __init__(self, owner: _ScopeLocks, scope: str, lock: asyncio.Lock) -> None:
+        self._owner, self._scope, self._lock = owner, scope, lock
+
+    async def __aenter__(self) -> None:
+        try:
+            await self._lock.acquire()
+        except BaseException:
+            self._owner.release(self._scope)
+            raise
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._lock.release()
+        self._owner.release(self._scope)
+
+
+class Relay:
+    """Implements ``bridge.model.Intake`` for every channel."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        clickai: ClickAIClient,
+        runner: TurnRunner,
+        channels: Mapping[str, Channel],
+        pacers: Mapping[str, Pacer],
+        metrics: Metrics,
+        limits: RelayLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._store = store
+        self._clickai = clickai
+        self._runner = runner
+        self._channels = channels
+        self._pacers = pacers
+        self._metrics = metrics
+        self._limits = limits or RelayLimits()
+        self._clock = clock
+        self._locks = _ScopeLocks()
+        self._running: dict[str, TurnState] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._recent: dict[str, deque[float]] = {}
+        self._closing = False
+        self._aborting = False
+        self._opening: str | None = None
+
+    # --- Intake ---------------------------------------------------------------------------------
+    async def submit(self, msg: InboundMessage) -> bool:
+        if self._closing:
+            log.info("%s: refusing %s while shutting down", msg.key.channel, msg.event_id)
+            return False
+        row = EventRow(
+            event_id=msg.event_id,
+            channel=msg.key.channel,
+            scope=msg.key.scope,
+            chat_id=msg.key.chat_id,
+            thread=msg.reply_thread or msg.key.thread_id,
+            language=msg.language,
+            status="accepted",
+            created_at=time.time(),
+        )
+        if not await self._store.claim_event(row):
+            self._metrics.messages.labels(msg.key.channel, "duplicate").inc()
+            log.info("%s: duplicate delivery %s ignored", msg.key.channel, msg.event_id)
+            return False
+        task = asyncio.create_task(self._handle(msg), name=f"turn {msg.event_id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return True
+
+    async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
+        row = await self._store.get_reply(ref)
+        if row is None:
+            return FeedbackOutcome(found=False)
+        new = None if toggle and row.rating == rating else rating
+        if new is None and row.rating is None:
+            return FeedbackOutcome(found=True, rating=None)
+        try:
+            await self._clickai.feedback(row.message_id, rating=new, user=row.user)
+        except ClickAIError as exc:
+            log.warning("feedback on %s failed: %s", row.message_id, exc)
+            return FeedbackOutcome(found=True, rating=row.rating, ok=False)
+        await self._store.set_rating(row.message_id, new)
+        self._metrics.feedback.labels(ref.channel, new or "none").inc()
+        return FeedbackOutcome(found=True, rating=new)
+
+    async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
+        moved = await self._store.migrate_chat(channel, old_chat_id, new_chat_id)
+        log.info("%s: chat %s is now %s (%d rows moved)", channel, old_chat_id, new_chat_id, moved)
+
+    async def opening_statement(self) -> str:
+        if self._opening is None:
+            try:
+                params = await self._clickai.parameters()
+            except ClickAIError as exc:
+                log.warning("cannot read the app's parameters: %s", exc)
+                return ""
+            value = params.get("opening_statement")
+            self._opening = value if isinstance(value, str) else ""
+        return self._opening
+
+    # --- lifecycle ---------------------------------------------------------------------------
+    async def pending(self) -> list[EventRow]:
+        """Messages a previous run accepted but never answered (read before intake starts)."""
+        return await self._store.pending_events()
+
+    async def recover(self, events: list[EventRow]) -> int:
+        """Tell the users of interrupted messages to resend them; each gets one notice."""
+        told = 0
+        for event in events:
+            channel = self._channels.get(event.channel)
+            if channel is None:
+                continue
+            reply = channel.notice_reply(
+                event.channel, event.chat_id, event.thread, event.language
+            )
+            paced = self._pacers[event.channel].open(reply)
+            try:
+                await paced.finish("", notice=t(event.language, "interrupted"))
+                told += 1
+            except Exception:
+                log.exception(
+                    "could not tell %s about interrupted %s", event.scope, event.event_id
+                )
+            await self._store.finish_event(event.event_id)
+        return told
+
+    def stop_intake(self) -> None:
+        self._closing = True
+
+    async def drain(self, grace_s: float) -> None:
+        """Let turns finish within ``grace_s``; cut the rest with a "please resend" notice."""
+        self._closing = True
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
+            if pending:
+                log.warning("cutting %d unfinished turn(s) short at shutdown", len(pending))
+                self._aborting = True
+                for task in pending:
+                    task.cancel()
+                await asyncio.wait(pending, timeout=10)
+
+    @property
+    def busy(self) -> int:
+        return len(self._tasks)
+
+    async def wait_idle(self) -> None:
+        """Return once every accepted message has its final outcome."""
+        while self._tasks:
+            await asyncio.wait(set(self._tasks))
+
+    # --- one message -------------------------------------------------------------------------
+    async def _handle(self, msg: InboundMessage) -> None:
+        channel_name = msg.key.channel
+        try:
+            if msg.command == "stop":
+                await self._stop(msg)
+            elif (notice := self._refusal(msg)) is not None:
+                self._metrics.messages.labels(channel_name, "refused").inc()
+                if notice:
+                    await self._notify(msg, notice)
+            else:
+                async with await self._locks(msg.key.scope):
+                    if msg.command == "new":
+                        await self._store.drop_conversation(msg.key.scope)
+                        await self._notify(msg, t(msg.language, "new_conversation"))
+                        self._metrics.messages.labels(channel_name, "command").inc()
+                    else:
+                        await self._answer(msg)
+        except ReplyGone as exc:
+            log.warning("%s: chat %s unreachable: %s", channel_name, msg.key.chat_id, exc)
+        except Exception:
+            log.exception("%s: unexpected failure handling %s", channel_name, msg.event_id)
+        finally:
+            await self._store.finish_event(msg.event_id)
+
+    def _refusal(self, msg: InboundMessage) -> str | None:
+        """None to proceed; a notice ("" = stay silent) when the message is refused."""
+        if msg.command is not None:
+            return None
+        if not msg.text.strip() and not msg.attachments:
+            return t(msg.language, "empty_message")
+        if len(msg.text) > self._limits.max_query_chars:
+            return t(
+                msg.language, "too_long", chars=len(msg.text), limit=self._limits.max_query_chars
+            )
+        per_minute = self._limits.user_messages_per_minute
+        if per_minute:
+            key = f"{msg.key.channel}:{msg.sender.id}"
+            now = self._clock()
+            window = self._recent.setdefault(key, deque())
+            while window and window[0] <= now - 60:
+                window.popleft()
+            if len(window) >= per_minute:
+                # Tell once per window; later messages in the same minute stay silent.
+                told = len(window) == per_minute
+                window.append(now)
+                return t(msg.language, "user_rate_limited") if told else ""
+            window.append(now)
+            if len(self._recent) > 10_000:
+                self._recent = {k: v for k, v in self._recent.items() if v and v[-1] > now - 60}
+        return None
+
+    async def _notify(self, msg: InboundMessage, notice: str) -> None:
+        paced = self._open(msg)
+        await paced.finish("", notice=notice)
+
+    def _open(self, msg: InboundMessage) -> PacedReply:
+        reply = self._channels[msg.key.channel].open_reply(msg)
+        return self._pacers[msg.key.channel].open(reply)
+
+    async def _stop(self, msg: InboundMessage) -> None:
+        state = self._running.get(msg.key.scope)
+        if state is None:
+            await self._notify(msg, t(msg.language, "nothing_to_stop"))
+            return
+        try:
+            await self._runner.stop(state)
+        except ClickAIError as exc:
+            log.warning("stop of task %s failed: %s", state.task_id, exc)
+
+    async def _answer(self, msg: InboundMessage) -> None:
+        channel = self._channels[msg.key.channel]
+        scope = msg.key.scope
+        row = await self._store.get_conversation(scope)
+        state = TurnState(user=row.user if row else scope)
+        paced = self._pacers[msg.key.channel].open(channel.open_reply(msg))
+        self._running[scope] = state
+        self._metrics.inflight.inc()
+        outcome = "answered"
+        try:
+            await paced.start()
+            await self._runner.run(msg, channel, paced, state)
+        except ClickAIError as exc:
+            outcome = "failed"
+            self._metrics.clickai_errors.labels(exc.kind).inc()
+            log.warning("%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
+            kind = "upstream" if exc.kind == "conversation_gone" else exc.kind
+            await paced.finish(state.text, notice=t(msg.language, f"err_{kind}"))
+        except AttachmentError as exc:
+            outcome = "failed"
+            log.info("%s: attachment refused for %s: %s", msg.key.channel, scope, exc.reason)
+            await paced.finish("", notice=self._attachment_notice(msg, exc))
+        except asyncio.CancelledError:
+            if self._aborting:
+                outcome = "restarting"
+                await asyncio.wait_for(
+                    paced.finish(state.text, notice=t(msg.language, "restarting")), timeout=5
+                )
+            raise
+        except ReplyGone:
+            raise
+        except Exception:
+            outcome = "failed"
+            log.exception("%s: turn failed for %s", msg.key.channel, scope)
+            await paced.finish(state.text, notice=t(msg.language, "err_internal"))
+        finally:
+            self._running.pop(scope, None)
+            self._metrics.inflight.dec()
+            self._metrics.messages.labels(msg.key.channel, outcome).inc()
+            self._metrics.turn_seconds.labels(msg.key.channel).observe(
+                time.monotonic() - state.started_at
+            )
+            if state.first_text_at is not None:
+                self._metrics.first_text_seconds.labels(msg.key.channel).observe(
+                    state.first_text_at - state.started_at
+                )
+
+    def _attachment_notice(self, msg: InboundMessage, exc: AttachmentError) -> str:
+        name = str(exc)
+        if exc.reason == "too_large":
+            att = next((a for a in msg.attachments if a.name == name), None)
+            size = (att.size or 0) / 1_000_000 if att else 0
+            limit = self._runner.max_file_bytes / 1_000_000
+            return t(
+                msg.language,
+                "file_too_large",
+                name=name,
+                size_mb=f"{size:.1f}" if size else "?",
+                limit_mb=f"{limit:g}",
+            )
+        return t(msg.language, "file_failed", name=name)

@@ -1,0 +1,233 @@
+"""One turn: forward a message (and its files) to ClickAI and stream the answer into a reply."""
+
+from __future__ import annotations
+
+import logging
+import mimetypes
+import posixpath
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal
+from urllib.parse import urlparse
+
+from bridge.clickai import (
+    ClickAIClient,
+    FileProduced,
+    FileRef,
+    Finished,
+    Started,
+    TextDelta,
+    TextReplace,
+    TurnRequest,
+)
+from bridge.errors import AttachmentError, ClickAIError
+from bridge.i18n import t
+from bridge.model import Channel, InboundMessage, OutboundFile, ReplyRef
+from bridge.pacing import PacedReply
+from bridge.store.base import Store
+
+log = logging.getLogger(__name__)
+
+ApiMode = Literal["chat", "completion", "workflow"]
+InputValue = str | int | float | bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TurnOptions:
+    """How turns talk to ClickAI (derived from config and the app's mode at start-up)."""
+
+    mode: ApiMode = "chat"
+    streaming: bool = True
+    inputs: Mapping[str, InputValue] = field(default_factory=dict)
+    query_variable: str = "query"
+    workflow_output: str = ""
+    auto_generate_name: bool = True
+    max_file_bytes: int = 15 * 1024 * 1024
+    default_file_query: str = ""
+    show_reset_notice: bool = True
+
+
+@dataclass(slots=True)
+class TurnState:
+    """A running turn, visible to ``/stop`` and to shutdown."""
+
+    user: str
+    task_id: str = ""
+    text: str = ""
+    stop_requested: bool = False
+    started_at: float = field(default_factory=time.monotonic)
+    first_text_at: float | None = None
+
+
+@dataclass(slots=True)
+class Answer:
+    message_id: str = ""
+    conversation_id: str = ""
+    files: list[FileProduced] = field(default_factory=list)
+
+
+class TurnRunner:
+    """Runs turns; stateless apart from its collaborators."""
+
+    def __init__(self, *, clickai: ClickAIClient, store: Store, options: TurnOptions) -> None:
+        self._clickai = clickai
+        self._store = store
+        self._opts = options
+
+    @property
+    def max_file_bytes(self) -> int:
+        return self._opts.max_file_bytes
+
+    async def run(
+        self, msg: InboundMessage, channel: Channel, paced: PacedReply, state: TurnState
+    ) -> None:
+        """Answer ``msg``; ClickAI and attachment errors propagate with ``state.text`` kept."""
+        scope = msg.key.scope
+        row = await self._store.get_conversation(scope)
+        conversation_id = row.conversation_id if row else None
+        files = await self._upload(msg, channel, state.user)
+        query = msg.text.strip() or self._opts.default_file_query
+        query = query or t(msg.language, "default_file_query")
+        reset = False
+        try:
+            answer = await self._stream(msg, query, files, conversation_id, paced, state)
+        except ClickAIError as exc:
+            if exc.kind != "conversation_gone" or not conversation_id or state.text:
+                raise
+            log.info("conversation %s of %s is gone; starting a new one", conversation_id, scope)
+            await self._store.drop_conversation(scope)
+            reset = True
+            answer = await self._stream(msg, query, files, None, paced, state)
+        notice = None
+        if state.stop_requested:
+            notice = t(msg.language, "stopped")
+        elif reset and self._opts.show_reset_notice:
+            notice = t(msg.language, "conversation_reset")
+        out_files = await self._fetch_files(answer.files)
+        text = state.text or ("" if out_files else t(msg.language, "empty_answer"))
+        ids = await paced.finish(
+            text, notice=notice, files=out_files, feedback=bool(answer.message_id)
+        )
+        if answer.message_id and ids:
+            await self._store.add_replies(
+                [msg_ref(msg, i) for i in ids],
+                message_id=answer.message_id,
+                conversation_id=answer.conversation_id,
+                user=state.user,
+            )
+
+    async def _stream(
+        self,
+        msg: InboundMessage,
+        query: str,
+        files: list[FileRef],
+        conversation_id: str | None,
+        paced: PacedReply,
+        state: TurnState,
+    ) -> Answer:
+        request = TurnRequest(
+            mode=self._opts.mode,
+            streaming=self._opts.streaming,
+            query=query,
+            user=state.user,
+            conversation_id=conversation_id,
+            inputs=dict(self._opts.inputs),
+            files=files,
+            query_variable=self._opts.query_variable,
+            workflow_output=self._opts.workflow_output,
+            auto_generate_name=self._opts.auto_generate_name,
+        )
+        answer = Answer(conversation_id=conversation_id or "")
+        async for event in self._clickai.run(request):
+            if isinstance(event, TextDelta):
+                self._show(paced, state, state.text + event.text)
+            elif isinstance(event, TextReplace):
+                self._show(paced, state, event.text)
+            elif isinstance(event, Started):
+                await self._started(msg, event, answer, state)
+            elif isinstance(event, FileProduced):
+                answer.files.append(event)
+            elif isinstance(event, Finished):
+                answer.message_id = event.message_id or answer.message_id
+                if event.answer and not state.text:
+                    self._show(paced, state, event.answer)
+                known = {f.id for f in answer.files}
+                answer.files += [f for f in event.files if f.id not in known]
+        return answer
+
+    def _show(self, paced: PacedReply, state: TurnState, text: str) -> None:
+        if state.first_text_at is None and text.strip():
+            state.first_text_at = time.monotonic()
+        state.text = text
+        paced.set_text(text)
+
+    async def _started(
+        self, msg: InboundMessage, event: Started, answer: Answer, state: TurnState
+    ) -> None:
+        answer.message_id = event.message_id
+        state.task_id = event.task_id
+        if event.conversation_id and event.conversation_id != answer.conversation_id:
+            # Persist at once: a crash mid-answer must not orphan the new conversation.
+            answer.conversation_id = event.conversation_id
+            await self._store.set_conversation(msg.key.scope, event.conversation_id, state.user)
+        if state.stop_requested and event.task_id:
+            await self.stop(state)
+
+    async def stop(self, state: TurnState) -> None:
+        """Ask ClickAI to stop the running task (the stream then ends with the partial text)."""
+        state.stop_requested = True
+        if state.task_id:
+            await self._clickai.stop(state.task_id, user=state.user, mode=self._opts.mode)
+
+    async def _upload(self, msg: InboundMessage, channel: Channel, user: str) -> list[FileRef]:
+        refs: list[FileRef] = []
+        limit = self._opts.max_file_bytes
+        for att in msg.attachments:
+            if att.size is not None and att.size > limit:
+                raise AttachmentError("too_large", att.name)
+            data = await channel.download(att, max_bytes=limit)
+            if len(data) > limit:
+                raise AttachmentError("too_large", att.name)
+            try:
+                uploaded = await self._clickai.upload_file(
+                    data=data, filename=safe_filename(att.name), mime_type=att.mime_type, user=user
+                )
+            except ClickAIError as exc:
+                if exc.status == 413:
+                    raise AttachmentError("too_large", att.name) from exc
+                raise AttachmentError("upload_failed", att.name) from exc
+            refs.append(FileRef(type=att.kind, upload_file_id=uploaded.id))
+        return refs
+
+    async def _fetch_files(self, produced: list[FileProduced]) -> list[OutboundFile]:
+        out: list[OutboundFile] = []
+        for item in produced:
+            if item.belongs_to and item.belongs_to != "assistant":
+                continue
+            if not item.url:
+                continue
+            try:
+                data = await self._clickai.download(item.url)
+            except ClickAIError as exc:
+                log.warning("could not fetch assistant file %s: %s", item.id, exc)
+                continue
+            name = posixpath.basename(urlparse(item.url).path) or f"{item.id}.bin"
+            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            is_image = item.type == "image" or mime.startswith("image/")
+            out.append(
+                OutboundFile(
+                    name=name, mime_type=mime, data=data, kind="image" if is_image else "document"
+                )
+            )
+        return out
+
+
+def safe_filename(name: str) -> str:
+    """ClickAI refuses names containing path separators; keep the rest."""
+    cleaned = name.replace("/", "_").replace("\\", "_").strip()
+    return cleaned or "file"
+
+
+def msg_ref(msg: InboundMessage, message_id: str) -> ReplyRef:
+    return ReplyRef(channel=msg.key.channel, chat_id=msg.key.chat_id, message_id=message_id)

@@ -1,0 +1,157 @@
+"""The console script driven as a subprocess, the way an operator uses it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.fakes.clickai import FakeClickAI, Reply
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeClickAI]:
+    async with FakeClickAI(delta_delay=0.002, first_token_delay=0.0) as server:
+        yield server
+
+
+def env_for(fake: FakeClickAI, tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env.update(
+        {
+            "BRIDGE_CLICKAI__BASE_URL": fake.base_url,
+            "BRIDGE_CLICKAI__API_KEY": fake.key,
+            "BRIDGE_STORE__URL": f"sqlite:///{tmp_path / 'bridge.db'}",
+            "LANG": "en_US.UTF-8",
+        }
+    )
+    env.update(extra)
+    return env
+
+
+async def cli(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str = "", limit_s: float = 60
+) -> tuple[int, str, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bridge",
+        *args,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=cwd,
+    )
+    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), limit_s)
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_chat_streams_and_continues_across_runs(fake: FakeClickAI, tmp_path: Path) -> None:
+    env = env_for(fake, tmp_path)
+    fake.script(Reply(answer="Xin chào! Tôi có thể giúp gì?", deltas=6))
+    code, out, err = await cli("chat", env=env, cwd=tmp_path, stdin="hello\n/like\n")
+    assert code == 0, err
+    assert "Xin chào! Tôi có thể giúp gì?" in out
+    assert "Thanks for your feedback" in out
+    assert fake.calls("feedbacks")[0].json["rating"] == "like"
+    first = fake.calls("chat-messages")[0].json
+    assert first["user"].startswith("console:")
+
+    code, out, err = await cli("chat", env=env, cwd=tmp_path, stdin="and again\n")
+    assert code == 0, err
+    assert "You said: and again" in out
+    second = fake.calls("chat-messages")[1].json
+    assert second["conversation_id"] == fake.conversations(first["user"])[0]["id"]
+    assert second["user"] == first["user"]
+
+    code, out, err = await cli("chat", env=env, cwd=tmp_path, stdin="/new\nfresh\n")
+    assert code == 0, err
+    assert "Started a new conversation" in out
+    assert not fake.calls("chat-messages")[2].json.get("conversation_id")
+
+
+async def test_check_tells_a_wrong_key_from_a_wrong_url(fake: FakeClickAI, tmp_path: Path) -> None:
+    ok, out, _ = await cli("check", env=env_for(fake, tmp_path), cwd=tmp_path)
+    assert ok == 0
+    assert "clickai: ok" in out
+
+    bad_key = env_for(fake, tmp_path, BRIDGE_CLICKAI__API_KEY="app-wrong-key")
+    code, out, err = await cli("check", env=bad_key, cwd=tmp_path)
+    assert code == 1
+    assert "API key was refused" in out and "clickai.api_key" in out
+    assert "app-wrong-key" not in out + err
+
+    wrong_path = env_for(fake, tmp_path, BRIDGE_CLICKAI__BASE_URL=fake.base_url + "/nope")
+    code, out, _ = await cli("check", env=wrong_path, cwd=tmp_path)
+    assert code == 1
+    assert "clickai.base_url" in out
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead_port = s.getsockname()[1]
+    unreachable = env_for(
+        fake, tmp_path, BRIDGE_CLICKAI__BASE_URL=f"http://127.0.0.1:{dead_port}/v1"
+    )
+    code, out, _ = await cli("check", env=unreachable, cwd=tmp_path)
+    assert code == 1
+    assert "cannot reach" in out
+
+
+async def test_config_errors_exit_nonzero_with_the_key(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    code, _, err = await cli("run", env=env, cwd=tmp_path)
+    assert code == 2
+    assert "clickai.api_key" in err
+    env["BRIDGE_CLICKAI__API_KEY"] = "k"
+    env["BRIDGE_SERVER__LISTEN"] = "nowhere"
+    code, _, err = await cli("check", env=env, cwd=tmp_path)
+    assert code == 2 and "server" in err
+
+
+async def test_run_serves_health_and_metrics_and_stops_on_sigterm(
+    fake: FakeClickAI, tmp_path: Path
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = env_for(fake, tmp_path, BRIDGE_SERVER__LISTEN=f"127.0.0.1:{port}")
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bridge",
+        "run",
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+        cwd=tmp_path,
+    )
+    try:
+        health = None
+        async with httpx.AsyncClient() as http:
+            for _ in range(100):
+                try:
+                    health = await http.get(f"http://127.0.0.1:{port}/healthz")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.1)
+            assert health is not None and health.status_code == 200
+            assert health.json()["status"] == "ok"
+            metrics = await http.get(f"http://127.0.0.1:{port}/metrics")
+            assert "bridge_turns_inflight" in metrics.text
+        proc.send_signal(signal.SIGTERM)
+        _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()
+        assert fake.key not in err.decode()
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()

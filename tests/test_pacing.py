@@ -1,0 +1,208 @@
+"""The pacing scheduler: budgets, priorities, penalties and coalescing."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from bridge.errors import RateLimited
+from bridge.model import OutboundFile, PaceBudget
+from bridge.pacing import FINAL, FIRST, INTERMEDIATE, Pacer, PaceState, Slot
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def state(
+    chat: float = 1.0, group: float = 3.0, global_: float = 30.0
+) -> tuple[PaceState, FakeClock]:
+    clock = FakeClock()
+    budget = PaceBudget(chat_interval_s=chat, group_interval_s=group, global_per_s=global_)
+    return PaceState(budget=budget, now=clock), clock
+
+
+def slot(seq: int, key: str = "c", group: bool = False) -> Slot:
+    return Slot(key=key, is_group=group, seq=seq)
+
+
+def test_one_update_per_chat_interval() -> None:
+    st, clock = state(chat=1.0)
+    s = slot(1)
+    st.want(s, FIRST)
+    assert st.pick() is s
+    st.done(s)
+    st.want(s, INTERMEDIATE)
+    assert st.pick() is None
+    assert st.next_wake() == pytest.approx(1.0)
+    clock.now += 0.99
+    assert st.pick() is None
+    clock.now += 0.02
+    assert st.pick() is s
+
+
+def test_groups_use_the_slower_interval() -> None:
+    st, clock = state(chat=1.0, group=3.0)
+    g = slot(1, key="g", group=True)
+    st.want(g, FIRST)
+    assert st.pick() is g
+    st.done(g)
+    st.want(g, INTERMEDIATE)
+    clock.now += 1.5
+    assert st.pick() is None
+    clock.now += 1.6
+    assert st.pick() is g
+
+
+def test_global_budget_caps_calls_per_second() -> None:
+    st, clock = state(global_=5.0)
+    slots = [slot(i, key=f"c{i}") for i in range(20)]
+    for s in slots:
+        st.want(s, FIRST)
+    picked = []
+    while (s := st.pick()) is not None:
+        picked.append(s)
+    assert len(picked) == 5
+    clock.now += 1.0
+    while (s := st.pick()) is not None:
+        picked.append(s)
+    assert len(picked) == 10
+
+
+def test_final_then_first_before_intermediate_under_pressure() -> None:
+    st, _ = state(global_=3.0)
+    inter = [slot(i, key=f"i{i}") for i in range(5)]
+    for s in inter:
+        s.shown_once = True
+        st.want(s, INTERMEDIATE)
+    first = slot(10, key="f")
+    final = slot(11, key="z")
+    st.want(first, FIRST)
+    st.want(final, FINAL)
+    order = [st.pick(), st.pick(), st.pick()]
+    assert order[0] is final
+    assert order[1] is first
+    assert order[2] is inter[0]  # oldest intermediate next
+    assert st.pick() is None  # budget spent
+
+
+def test_penalty_blocks_chat_exactly_for_retry_after() -> None:
+    st, clock = state(chat=1.0)
+    s = slot(1)
+    st.want(s, FIRST)
+    assert st.pick() is s
+    st.done(s)
+    st.penalise("c", 35.0, global_=False)
+    st.want(s, FINAL)
+    clock.now += 34.9
+    assert st.pick() is None
+    clock.now += 0.2
+    assert st.pick() is s
+
+
+def test_global_penalty_blocks_everyone() -> None:
+    st, clock = state()
+    a, b = slot(1, key="a"), slot(2, key="b")
+    st.penalise("a", 5.0, global_=True)
+    st.want(a, FINAL)
+    st.want(b, FINAL)
+    assert st.pick() is None
+    clock.now += 5.01
+    assert {st.pick(), st.pick()} == {a, b}
+
+
+def test_inflight_slot_is_not_picked_twice() -> None:
+    st, clock = state(chat=0.0)
+    s = slot(1)
+    st.want(s, FIRST)
+    assert st.pick() is s
+    st.want(s, INTERMEDIATE)
+    clock.now += 5
+    assert st.pick() is None  # still in flight
+    st.done(s)
+    assert st.pick() is s
+
+
+class RecordingReply:
+    """A ReplyStream that records calls; the first N updates answer 429."""
+
+    def __init__(self, key: str, *, fail_first: int = 0, retry_after: float = 0.05) -> None:
+        self.pace_key = key
+        self.is_group = False
+        self.calls: list[tuple[str, str]] = []
+        self._fail = fail_first
+        self._retry_after = retry_after
+
+    async def start(self) -> None:
+        self.calls.append(("start", ""))
+
+    async def update(self, text: str) -> None:
+        if self._fail:
+            self._fail -= 1
+            raise RateLimited("test", self._retry_after)
+        self.calls.append(("update", text))
+        await asyncio.sleep(0)
+
+    async def finish(
+        self,
+        text: str,
+        *,
+        notice: str | None = None,
+        files: Sequence[OutboundFile] = (),
+        feedback: bool = False,
+    ) -> list[str]:
+        if self._fail:
+            self._fail -= 1
+            raise RateLimited("test", self._retry_after)
+        self.calls.append(("finish", text))
+        return ["m1"]
+
+
+async def test_driver_coalesces_and_lands_final() -> None:
+    pacer = Pacer(PaceBudget(chat_interval_s=0.05, group_interval_s=0.05, global_per_s=100))
+    reply = RecordingReply("chat")
+    paced = pacer.open(reply)
+    for i in range(1, 50):
+        paced.set_text("x" * i)
+    ids = await paced.finish("x" * 60)
+    await pacer.stop()
+    assert ids == ["m1"]
+    assert reply.calls[-1] == ("finish", "x" * 60)
+    updates = [c for c in reply.calls if c[0] == "update"]
+    assert len(updates) <= 2  # 49 deltas coalesced into at most a couple of edits
+    assert len({text for _, text in updates}) == len(updates)  # never the same text twice
+
+
+async def test_driver_retries_final_after_rate_limit() -> None:
+    limited: list[str] = []
+    pacer = Pacer(
+        PaceBudget(chat_interval_s=0.01, group_interval_s=0.01, global_per_s=100),
+        on_rate_limited=limited.append,
+    )
+    reply = RecordingReply("chat", fail_first=2, retry_after=0.02)
+    paced = pacer.open(reply)
+    paced.set_text("partial")
+    ids = await paced.finish("complete")
+    await pacer.stop()
+    assert ids == ["m1"]
+    assert reply.calls[-1] == ("finish", "complete")
+    assert len(limited) == 2
+    assert paced.rate_limited == 2
+
+
+async def test_driver_propagates_other_failures_from_finish() -> None:
+    class Broken(RecordingReply):
+        async def finish(self, text: str, **kwargs: object) -> list[str]:  # type: ignore[override]
+            raise RuntimeError("boom")
+
+    pacer = Pacer(PaceBudget(chat_interval_s=0.01, group_interval_s=0.01, global_per_s=100))
+    paced = pacer.open(Broken("c"))
+    with pytest.raises(RuntimeError, match="boom"):
+        await paced.finish("x")
+    await pacer.stop()
