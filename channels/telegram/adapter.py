@@ -1,0 +1,300 @@
+"""TelegramChannel: the PTB Application's lifecycle, update routing and the Channel contract."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from telegram import Update
+from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
+from telegram.ext import Application, ApplicationBuilder, CallbackContext, TypeHandler
+from telegram.request import HTTPXRequest
+
+from bridge.config import BridgeConfig, TelegramConfig
+from bridge.errors import AttachmentError, ChannelError, ConfigError
+from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
+from bridge.server import HttpRoute
+
+from .calls import CHANNEL, Target
+from .commands import register_commands
+from .feedback import MarkupSync
+from .inbound import Inbound
+from .logfilter import TokenRedaction
+from .normalize import Me
+from .ordering import ChatOrderProcessor
+from .reply import TelegramReply
+from .tasks import TaskSet
+from .webhook import PATH, WebhookEndpoint
+
+log = logging.getLogger(__name__)
+
+TgApp = Application[Any, Any, Any, Any, Any, Any]
+ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
+MAX_DOWNLOAD = 20 * 1000 * 1000  # Bot API getFile limit (20 MB)
+
+
+class TelegramChannel:
+    """The Telegram side of the bridge (``bridge.model.Channel``).
+
+    Args:
+        config: the ``[telegram]`` section.
+        bridge: the ``[bridge]`` section (default language).
+        poll_timeout_s: long-poll timeout for ``getUpdates``.
+        request_timeout_s: read timeout of ordinary Bot API calls.
+        typing_every_s: how often the typing indicator is repeated.
+    """
+
+    name = CHANNEL
+
+    def __init__(
+        self,
+        config: TelegramConfig,
+        bridge: BridgeConfig,
+        *,
+        poll_timeout_s: float = 25.0,
+        request_timeout_s: float = 15.0,
+        typing_every_s: float = 4.5,
+    ) -> None:
+        if config.token is None:
+            raise ConfigError("telegram.token: required")
+        self.config = config
+        self.bridge = bridge
+        self.pace_budget = PaceBudget(
+            chat_interval_s=config.edit_interval_s,
+            group_interval_s=config.group_edit_interval_s,
+            global_per_s=config.global_per_second,
+        )
+        self._token = config.token.get_secret_value()
+        self._root = config.api_base_url.rstrip("/")
+        self._poll_timeout = poll_timeout_s
+        self._request_timeout = request_timeout_s
+        self._typing_every = typing_every_s
+        self._app: TgApp | None = None
+        self._intake: Intake | None = None
+        self._me: Me | None = None
+        self._inbound: Inbound | None = None
+        self._accepting = False
+        self._tasks = TaskSet()  # the channel's own answers and button marks
+        self._typing = TaskSet()  # typing indicators of live replies
+        self._redaction = TokenRedaction(self._token)
+        self._markup = MarkupSync(lambda: self._application.bot, self._interval, self._tasks)
+        secret = config.webhook_secret.get_secret_value() if config.webhook_secret else ""
+        self._webhook = WebhookEndpoint(secret, self._deliver, lambda: self._accepting)
+
+    # --- lifecycle ------------------------------------------------------------------------------
+    def http_routes(self) -> list[HttpRoute]:
+        """``POST /telegram/webhook`` in webhook mode; nothing when polling."""
+        if self.config.mode != "webhook":
+            return []
+        return [HttpRoute("POST", PATH, self._webhook.handle)]
+
+    async def start(self, intake: Intake) -> None:
+        """Connect (getMe), register commands, begin polling or set the webhook, then return."""
+        if self._app is not None:
+            return
+        self._intake = intake
+        self._redaction.install()
+        app = self._build()
+        self._app = app
+        try:
+            await app.initialize()
+            me = app.bot.bot
+            self._me = Me(id=me.id, username=me.username or "")
+            self._inbound = Inbound(
+                config=self.config,
+                bridge=self.bridge,
+                intake=intake,
+                me=self._me,
+                tasks=self._tasks,
+                reply=lambda chat, thread, group, quote: self._reply(
+                    chat, thread, group, quote, False
+                ),
+                markup=self._markup,
+            )
+            await register_commands(app.bot)
+            if self.config.mode == "webhook":
+                await app.bot.set_webhook(
+                    str(self.config.webhook_url),
+                    secret_token=self._webhook_secret(),
+                    allowed_updates=list(ALLOWED_UPDATES),
+                )
+            elif app.updater is not None:
+                await app.updater.start_polling(
+                    timeout=int(self._poll_timeout),
+                    allowed_updates=list(ALLOWED_UPDATES),
+                    error_callback=self._poll_error,
+                )
+            await app.start()
+        except TelegramError as exc:
+            await self._shutdown()
+            raise ChannelError(CHANNEL, f"cannot start Telegram: {exc.message}") from exc
+        except BaseException:
+            await self._shutdown()
+            raise
+        self._accepting = True
+        log.info("telegram: @%s is running (%s)", self._me.username, self.config.mode)
+
+    async def stop(self) -> None:
+        """Stop taking updates (queued ones are still handed to the core); idempotent."""
+        self._accepting = False
+        app = self._app
+        if app is None:
+            return
+        if app.updater is not None and app.updater.running:
+            await app.updater.stop()
+        if app.running:
+            await app.stop()
+
+    async def close(self) -> None:
+        """Release PTB's connections once replies are done; idempotent."""
+        await self.stop()
+        await self._tasks.wait(5.0)
+        await self._tasks.cancel_all()
+        await self._typing.cancel_all()
+        await self._shutdown()
+
+    async def idle(self) -> None:
+        """Return once every update taken so far was handled and the channel's own answers
+        (/start, /help, refusals, button marks) were sent; for tests and orderly shutdown."""
+        app = self._app
+        if app is not None and app.running:
+            await app.update_queue.join()
+        while len(self._tasks):
+            await self._tasks.wait(60.0)
+
+    async def _shutdown(self) -> None:
+        app, self._app = self._app, None
+        try:
+            if app is not None:
+                await app.shutdown()
+        finally:
+            self._redaction.remove()
+
+    def _build(self) -> TgApp:
+        request = HTTPXRequest(
+            connection_pool_size=64,
+            read_timeout=self._request_timeout,
+            write_timeout=self._request_timeout,
+            connect_timeout=10.0,
+            pool_timeout=5.0,
+            media_write_timeout=60.0,
+        )
+        builder = (
+            ApplicationBuilder()
+            .token(self._token)
+            .base_url(f"{self._root}/bot")
+            .base_file_url(f"{self._root}/file/bot")
+            .request(request)
+            .concurrent_updates(ChatOrderProcessor(256))
+            .job_queue(None)
+        )
+        if self.config.mode == "webhook":
+            builder = builder.updater(None)
+        else:
+            builder = builder.get_updates_request(
+                HTTPXRequest(connection_pool_size=2, read_timeout=10.0, connect_timeout=10.0)
+            )
+        app: TgApp = builder.build()
+        app.add_handler(TypeHandler(Update, self._on_update))
+        app.add_error_handler(self._on_error)
+        return app
+
+    def _webhook_secret(self) -> str:
+        secret = self.config.webhook_secret
+        return secret.get_secret_value() if secret is not None else ""
+
+    def _poll_error(self, exc: TelegramError) -> None:
+        if isinstance(exc, Conflict):
+            log.error("telegram: another poller or a webhook uses this bot: %s", exc.message)
+        elif isinstance(exc, InvalidToken):
+            log.error("telegram: the bot token was refused")
+        else:
+            log.warning("telegram: getUpdates failed (%s); retrying", exc.message)
+
+    @property
+    def _application(self) -> TgApp:
+        if self._app is None:
+            raise ChannelError(CHANNEL, "telegram channel is not running")
+        return self._app
+
+    def _interval(self, chat_id: int) -> float:
+        budget = self.pace_budget
+        return budget.group_interval_s if chat_id < 0 else budget.chat_interval_s
+
+    # --- replies and files ----------------------------------------------------------------------
+    def open_reply(self, msg: InboundMessage) -> TelegramReply:
+        is_group = not msg.is_direct
+        reply_to = int(msg.message_id) if is_group and msg.message_id.isdigit() else None
+        drafts = self.config.drafts and msg.is_direct
+        return self._reply(msg.key.chat_id, msg.reply_thread, is_group, reply_to, drafts)
+
+    def notice_reply(
+        self, channel: str, chat_id: str, thread: str, language: str
+    ) -> TelegramReply:
+        return self._reply(chat_id, thread, int(chat_id) < 0, None, False)
+
+    def _reply(
+        self, chat_id: str, thread: str, is_group: bool, reply_to: int | None, drafts: bool
+    ) -> TelegramReply:
+        target = Target(int(chat_id), int(thread) if thread else None, self._migrated)
+        return TelegramReply(
+            bot=self._application.bot,
+            target=target,
+            is_group=is_group,
+            tasks=self._typing,
+            reply_to=reply_to,
+            drafts=drafts,
+            interval_s=self._interval(target.chat_id),
+            typing_every_s=self._typing_every,
+        )
+
+    async def _migrated(self, old: int, new: int) -> None:
+        if self._intake is not None:
+            await self._intake.migrate_chat(CHANNEL, str(old), str(new))
+
+    async def download(self, attachment: Attachment, *, max_bytes: int) -> bytes:
+        """getFile + download; too_large before any byte moves when the size is known."""
+        limit = min(max_bytes, MAX_DOWNLOAD)
+        if attachment.size is not None and attachment.size > limit:
+            raise AttachmentError("too_large", attachment.name)
+        try:
+            file = await self._application.bot.get_file(attachment.ref)
+            if file.file_size is not None and file.file_size > limit:
+                raise AttachmentError("too_large", attachment.name)
+            data = await file.download_as_bytearray()
+        except BadRequest as exc:
+            if "too big" in exc.message.lower():
+                raise AttachmentError("too_large", attachment.name) from exc
+            raise AttachmentError("download_failed", attachment.name) from exc
+        except TelegramError as exc:
+            log.warning("telegram: download of %s failed: %s", attachment.ref, exc.message)
+            raise AttachmentError("download_failed", attachment.name) from exc
+        if len(data) > max_bytes:
+            raise AttachmentError("too_large", attachment.name)
+        return bytes(data)
+
+    # --- webhook --------------------------------------------------------------------------------
+    def _deliver(self, data: dict[str, Any]) -> bool:
+        app = self._app
+        if app is None:
+            return False
+        try:
+            update = Update.de_json(data, app.bot)
+        except (TypeError, ValueError, KeyError, AttributeError) as exc:
+            log.warning("telegram webhook: unusable update: %s", type(exc).__name__)
+            return False
+        app.update_queue.put_nowait(update)
+        return True
+
+    # --- incoming updates -----------------------------------------------------------------------
+    async def _on_update(
+        self, update: Update, context: CallbackContext[Any, Any, Any, Any]
+    ) -> None:
+        if self._inbound is not None:
+            await self._inbound.on_update(update, context)
+
+    async def _on_error(
+        self, update: object, context: CallbackContext[Any, Any, Any, Any]
+    ) -> None:
+        update_id = update.update_id if isinstance(update, Update) else "?"
+        log.error("telegram: handling update %s failed", update_id, exc_info=context.error)

@@ -1,0 +1,182 @@
+"""👍/👎 feedback on Telegram: inline buttons (callback queries) and message reactions."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Literal
+
+from telegram import (
+    Bot,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageReactionUpdated,
+    ReactionType,
+    ReactionTypeEmoji,
+)
+from telegram.error import BadRequest, RetryAfter, TelegramError
+
+from bridge.i18n import t
+from bridge.model import FeedbackOutcome, Intake, Rating, ReplyRef
+
+from .calls import CHANNEL, not_modified, retry_after_seconds
+from .tasks import TaskSet
+
+log = logging.getLogger(__name__)
+
+LIKE, DISLIKE = "👍", "👎"
+CALLBACK_LIKE, CALLBACK_DISLIKE = "fb:like", "fb:dislike"
+_CALLBACKS: dict[str, Rating] = {CALLBACK_LIKE: "like", CALLBACK_DISLIKE: "dislike"}
+Ignore = Literal["ignore"]
+
+
+def feedback_markup(rating: Rating = None) -> InlineKeyboardMarkup:
+    """The 👍/👎 row; the current rating carries a check mark."""
+    like = f"{LIKE} ✓" if rating == "like" else LIKE
+    dislike = f"{DISLIKE} ✓" if rating == "dislike" else DISLIKE
+    return InlineKeyboardMarkup(
+        [
+            [
+                InlineKeyboardButton(like, callback_data=CALLBACK_LIKE),
+                InlineKeyboardButton(dislike, callback_data=CALLBACK_DISLIKE),
+            ]
+        ]
+    )
+
+
+def _emoji(reactions: Sequence[ReactionType]) -> list[str]:
+    return [r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)]
+
+
+def reaction_rating(old: Sequence[ReactionType], new: Sequence[ReactionType]) -> Rating | Ignore:
+    """What a reaction change means: 👍/👎 added → that rating, removed → None, else ignore."""
+    before, after = set(_emoji(old)), _emoji(new)
+    added = [e for e in after if e not in before]
+    for emoji in reversed(added):
+        if emoji == LIKE:
+            return "like"
+        if emoji == DISLIKE:
+            return "dislike"
+    removed = before - set(after)
+    if removed & {LIKE, DISLIKE} and not set(after) & {LIKE, DISLIKE}:
+        return None
+    return "ignore"
+
+
+def outcome_text(language: str, outcome: FeedbackOutcome) -> str:
+    if not outcome.found:
+        return t(language, "feedback_unknown")
+    if not outcome.ok:
+        return t(language, "feedback_failed")
+    if outcome.rating is None:
+        return t(language, "feedback_cleared")
+    return t(language, f"feedback_{outcome.rating}")
+
+
+class MarkupSync:
+    """Reflects the current rating on a message's buttons, one edit per chat interval.
+
+    Requests for the same message coalesce (only the newest markup is sent); a 429 postpones
+    the chat's next edit by exactly ``retry_after``.
+    """
+
+    def __init__(self, bot: Callable[[], Bot], interval: Callable[[int], float], tasks: TaskSet):
+        self._bot = bot
+        self._interval = interval
+        self._tasks = tasks
+        self._want: dict[tuple[int, int], InlineKeyboardMarkup] = {}
+        self._next: dict[int, float] = {}
+
+    def request(self, chat_id: int, message_id: int, markup: InlineKeyboardMarkup) -> None:
+        key = (chat_id, message_id)
+        running = key in self._want
+        self._want[key] = markup
+        if not running:
+            self._tasks.spawn(self._run(key), name=f"tg-markup {chat_id}:{message_id}")
+
+    async def _run(self, key: tuple[int, int]) -> None:
+        chat_id, message_id = key
+        try:
+            while True:
+                wait = self._next.get(chat_id, 0.0) - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                markup = self._want[key]
+                self._next[chat_id] = time.monotonic() + self._interval(chat_id)
+                try:
+                    await self._bot().edit_message_reply_markup(
+                        chat_id=chat_id, message_id=message_id, reply_markup=markup
+                    )
+                except RetryAfter as exc:
+                    self._next[chat_id] = time.monotonic() + retry_after_seconds(exc)
+                    continue
+                except BadRequest as exc:
+                    if not not_modified(exc):
+                        log.info("telegram: cannot update buttons of %s: %s", key, exc.message)
+                except TelegramError as exc:
+                    log.info("telegram: cannot update buttons of %s: %s", key, exc.message)
+                if self._want[key] is markup:
+                    return
+        finally:
+            self._want.pop(key, None)
+            now = time.monotonic()
+            if len(self._next) > 1000:
+                self._next = {c: t_ for c, t_ in self._next.items() if t_ > now}
+
+
+async def on_callback(
+    query: CallbackQuery,
+    *,
+    intake: Intake,
+    language: str,
+    allowed: bool,
+    sync: MarkupSync,
+) -> None:
+    """A button press: rate (toggling), always answer the query, then mark the buttons."""
+    rating = _CALLBACKS.get(query.data or "")
+    message = query.message
+    if rating is None or message is None:
+        await _answer(query, None)
+        return
+    if not allowed:
+        await _answer(query, t(language, "access_denied"))
+        return
+    ref = ReplyRef(
+        channel=CHANNEL, chat_id=str(message.chat.id), message_id=str(message.message_id)
+    )
+    try:
+        outcome = await intake.feedback(ref, rating, toggle=True)
+    except Exception:
+        log.exception("telegram: feedback on %s:%s failed", ref.chat_id, ref.message_id)
+        outcome = FeedbackOutcome(found=True, ok=False)
+    await _answer(query, outcome_text(language, outcome))
+    if outcome.found and outcome.ok:
+        wanted = feedback_markup(outcome.rating)
+        current = message.reply_markup if isinstance(message, Message) else None
+        if current != wanted:
+            sync.request(message.chat.id, message.message_id, wanted)
+
+
+async def _answer(query: CallbackQuery, text: str | None) -> None:
+    try:
+        await query.answer(text=text)
+    except TelegramError as exc:
+        # Late answers ("query is too old") are harmless: the spinner has already stopped.
+        log.info("telegram: cannot answer callback query: %s", exc.message)
+
+
+async def on_reaction(update: MessageReactionUpdated, *, intake: Intake) -> None:
+    """A reaction change on a bot reply: 👍/👎 added rates it, removing it clears the rating."""
+    rating = reaction_rating(update.old_reaction, update.new_reaction)
+    if rating == "ignore":
+        return
+    ref = ReplyRef(channel=CHANNEL, chat_id=str(update.chat.id), message_id=str(update.message_id))
+    outcome = await intake.feedback(ref, rating, toggle=False)
+    if not outcome.found:
+        log.debug("telegram: reaction on unknown message %s:%s", ref.chat_id, ref.message_id)
+    elif not outcome.ok:
+        log.warning("telegram: reaction feedback on %s:%s failed", ref.chat_id, ref.message_id)

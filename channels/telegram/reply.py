@@ -1,0 +1,319 @@
+"""TelegramReply: one streamed answer shown by send + edit (or drafts), split at 4096 units."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+
+from bridge.errors import ChannelError
+from bridge.model import OutboundFile
+from bridge.render import TELEGRAM_LIMIT
+
+from .calls import CHANNEL, Target, call, edit_gone, not_modified, parse_failed
+from .extras import TYPING_EVERY_S, keep_typing, send_file
+from .feedback import feedback_markup
+from .plan import Content, final_entries, pieces, render
+from .tasks import TaskSet
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+Key = tuple[str, str | None, str]
+
+
+@dataclass(slots=True)
+class _Part:
+    """One Telegram message of the answer and exactly what it shows."""
+
+    message_id: int
+    chat_id: int
+    shown: Key
+    plain: bool = False  # HTML was refused while streaming: stream this part as plain text
+    frozen: bool = False  # its text is final (the answer continues in the next part)
+    gone: bool = False  # deleted by the user / unreachable: the next write sends a new one
+
+
+class TelegramReply:
+    """A ``bridge.model.ReplyStream`` for one chat (and forum topic).
+
+    State survives failed calls, so the core can retry ``update``/``finish`` after a
+    ``RateLimited`` without duplicating anything: every part remembers the text, parse mode and
+    buttons it shows, and identical writes are skipped.
+    """
+
+    def __init__(
+        self,
+        *,
+        bot: Bot,
+        target: Target,
+        is_group: bool,
+        tasks: TaskSet,
+        reply_to: int | None = None,
+        drafts: bool = False,
+        interval_s: float = 1.0,
+        limit: int = TELEGRAM_LIMIT,
+        typing_every_s: float = TYPING_EVERY_S,
+    ) -> None:
+        self.pace_key = str(target.chat_id)
+        self.is_group = is_group
+        self._bot = bot
+        self._target = target
+        self._tasks = tasks
+        self._reply_to = reply_to
+        self._draft_id = secrets.randbelow(2**31 - 2) + 1 if drafts and not is_group else 0
+        self._draft_shown = ""
+        self._interval = interval_s
+        self._limit = limit
+        self._typing_every = typing_every_s
+        self._typing: asyncio.Task[None] | None = None
+        self._texted = False
+        self._parts: list[_Part] = []
+        self._cursor = 0
+        self._prefix = ""
+        self._files_done = 0
+        self._finishing = False
+        self._finish_calls = 0
+
+    # --- ReplyStream ----------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._typing is None and not self._texted:
+            self._typing = self._tasks.spawn(self._type(), name=f"tg-typing {self.pace_key}")
+
+    async def update(self, text: str) -> None:
+        await self._stop_typing()
+        if not text.strip():
+            return
+        self._check_prefix(text)
+        parts = pieces(text, self._limit, self._cursor)
+        if not parts:
+            return
+        index = self._frozen()
+        content = render(parts[0].text)
+        more = len(parts) > 1
+        drafting = self._draft_id and not more and index >= len(self._parts)
+        if drafting and await self._draft(content):
+            return
+        await self._put(index, content, None, final=more)
+        if more:
+            self._parts[index].frozen = True
+            self._cursor = parts[1].start
+            self._prefix = text[: self._cursor]
+
+    async def finish(
+        self,
+        text: str,
+        *,
+        notice: str | None = None,
+        files: Sequence[OutboundFile] = (),
+        feedback: bool = False,
+    ) -> list[str]:
+        await self._stop_typing()
+        self._finishing, self._finish_calls = True, 0
+        try:
+            base = self._frozen_after(text)
+            entries = final_entries(text, notice, limit=self._limit, start=self._cursor)
+            last_answer = max((j for j, e in enumerate(entries) if e.answer), default=-1)
+            for j, entry in enumerate(entries):
+                markup = feedback_markup() if feedback and j == last_answer else None
+                await self._put(base + j, entry.content, markup, final=True)
+            await self._drop_surplus(base + len(entries))
+            await self._send_files(files)
+        finally:
+            self._finishing = False
+        ids = [str(p.message_id) for p in self._parts[:base]]
+        ids += [str(self._parts[base + j].message_id) for j, e in enumerate(entries) if e.answer]
+        return ids
+
+    # --- planning -------------------------------------------------------------------------------
+    def _frozen(self) -> int:
+        return sum(1 for p in self._parts if p.frozen)
+
+    def _check_prefix(self, text: str) -> None:
+        """The answer was rewritten before the frozen point: every part is open again."""
+        if self._cursor and not text.startswith(self._prefix):
+            for part in self._parts:
+                part.frozen = False
+            self._cursor, self._prefix = 0, ""
+
+    def _frozen_after(self, text: str) -> int:
+        self._check_prefix(text)
+        return self._frozen()
+
+    # --- writing --------------------------------------------------------------------------------
+    async def _api(
+        self, fn: Callable[[int, int | None], Awaitable[T]], what: str, *, idempotent: bool
+    ) -> T:
+        if self._finishing:
+            # The core paced this finish as one call; space the extra calls it needs.
+            if self._finish_calls:
+                await asyncio.sleep(self._interval)
+            self._finish_calls += 1
+        return await call(self._target, fn, what=what, idempotent=idempotent)
+
+    async def _put(
+        self, index: int, content: Content, markup: InlineKeyboardMarkup | None, *, final: bool
+    ) -> None:
+        """Make part ``index`` show ``content`` (HTML, falling back to plain text)."""
+        self._texted = True
+        part = self._parts[index] if index < len(self._parts) else None
+        markup_key = json.dumps(markup.to_dict(), sort_keys=True) if markup else ""
+        modes = (True,) if part is not None and part.plain and not final else (False, True)
+        for plain in modes:
+            text, mode = (content.plain, None) if plain else (content.html, ParseMode.HTML)
+            key: Key = (text, mode, markup_key)
+            try:
+                if part is None:
+                    msg = await self._send(text, mode, markup, first=index == 0)
+                    part = _Part(msg.message_id, msg.chat.id, key, plain=plain)
+                    self._parts.append(part)
+                elif part.gone or part.chat_id != self._target.chat_id:
+                    await self._resend(part, text, mode, markup, key)
+                elif part.shown != key:
+                    await self._edit(part, text, mode, markup, key)
+                if not final:
+                    part.plain = plain
+                return
+            except BadRequest as exc:
+                if not plain and parse_failed(exc):
+                    log.warning("telegram: HTML refused (%s); sending plain text", exc.message)
+                    continue
+                raise ChannelError(CHANNEL, f"telegram refused the reply: {exc.message}") from exc
+
+    async def _send(
+        self, text: str, mode: str | None, markup: InlineKeyboardMarkup | None, *, first: bool
+    ) -> Message:
+        quote = None
+        if first and self._reply_to is not None:
+            quote = ReplyParameters(self._reply_to, allow_sending_without_reply=True)
+        return await self._api(
+            lambda chat, thread: self._bot.send_message(
+                chat,
+                text,
+                parse_mode=mode,
+                reply_markup=markup,
+                message_thread_id=thread,
+                reply_parameters=quote,
+            ),
+            "sendMessage",
+            idempotent=False,
+        )
+
+    async def _edit(
+        self,
+        part: _Part,
+        text: str,
+        mode: str | None,
+        markup: InlineKeyboardMarkup | None,
+        key: Key,
+    ) -> None:
+        try:
+            await self._api(
+                lambda chat, _thread: self._bot.edit_message_text(
+                    text,
+                    chat_id=chat,
+                    message_id=part.message_id,
+                    parse_mode=mode,
+                    reply_markup=markup,
+                ),
+                "editMessageText",
+                idempotent=True,
+            )
+        except BadRequest as exc:
+            if not_modified(exc):
+                part.shown = key
+                return
+            if not edit_gone(exc):
+                raise
+            log.info("telegram: reply %s:%s is gone; sending anew", part.chat_id, part.message_id)
+            part.gone = True
+            await self._resend(part, text, mode, markup, key)
+            return
+        part.shown = key
+
+    async def _resend(
+        self,
+        part: _Part,
+        text: str,
+        mode: str | None,
+        markup: InlineKeyboardMarkup | None,
+        key: Key,
+    ) -> None:
+        msg = await self._send(text, mode, markup, first=False)
+        part.message_id, part.chat_id, part.shown, part.gone = (
+            msg.message_id,
+            msg.chat.id,
+            key,
+            False,
+        )
+
+    async def _draft(self, content: Content) -> bool:
+        """Stream the growing tail as a draft; False when drafts are unavailable here."""
+        if content.html == self._draft_shown:
+            return True
+        self._texted = True
+        for text, mode in ((content.html, ParseMode.HTML), (content.plain, None)):
+            try:
+                await self._send_draft(text, mode)
+            except BadRequest as exc:
+                if mode is not None and parse_failed(exc):
+                    continue
+                log.info("telegram: drafts unavailable (%s); editing messages", exc.message)
+                self._draft_id = 0
+                return False
+            self._draft_shown = content.html
+            return True
+        return False
+
+    async def _send_draft(self, text: str, mode: str | None) -> None:
+        await self._api(
+            lambda chat, thread: self._bot.send_message_draft(
+                chat, self._draft_id, text=text, message_thread_id=thread, parse_mode=mode
+            ),
+            "sendMessageDraft",
+            idempotent=True,
+        )
+
+    async def _drop_surplus(self, keep: int) -> None:
+        """Delete parts the final text no longer needs (the answer shrank)."""
+        while len(self._parts) > keep:
+            part = self._parts[-1]
+            if not part.gone and part.chat_id == self._target.chat_id:
+                await self._delete(part.message_id)
+            self._parts.pop()
+
+    async def _delete(self, message_id: int) -> None:
+        try:
+            await self._api(
+                lambda chat, _thread: self._bot.delete_message(chat, message_id),
+                "deleteMessage",
+                idempotent=True,
+            )
+        except BadRequest as exc:
+            log.info("telegram: cannot delete surplus part: %s", exc.message)
+
+    async def _send_files(self, files: Sequence[OutboundFile]) -> None:
+        for index in range(self._files_done, len(files)):
+            await self._send_file(files[index])
+            self._files_done = index + 1
+
+    async def _send_file(self, file: OutboundFile) -> None:
+        await send_file(self._bot, self._api, file)
+
+    async def _type(self) -> None:
+        await keep_typing(self._bot, self._target, self._typing_every)
+
+    async def _stop_typing(self) -> None:
+        task, self._typing = self._typing, None
+        self._texted = True
+        if task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait([task])
