@@ -16,6 +16,7 @@ from bridge.metrics import Metrics
 from bridge.model import Channel, FeedbackOutcome, InboundMessage, Rating, ReplyRef
 from bridge.pacing import PacedReply, Pacer
 from bridge.store.base import EventRow, Store
+from bridge.tasks import KeyedLocks, TaskSet
 from bridge.turn import TurnRunner, TurnState
 
 log = logging.getLogger(__name__)
@@ -27,41 +28,6 @@ class RelayLimits:
 
     max_query_chars: int = 8000
     user_messages_per_minute: int = 12
-
-
-class _ScopeLocks:
-    """One lock per conversation scope, dropped when nobody holds or waits for it."""
-
-    def __init__(self) -> None:
-        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
-
-    async def __call__(self, scope: str) -> _Held:
-        lock, users = self._locks.get(scope, (asyncio.Lock(), 0))
-        self._locks[scope] = (lock, users + 1)
-        return _Held(self, scope, lock)
-
-    def release(self, scope: str) -> None:
-        lock, users = self._locks[scope]
-        if users <= 1:
-            del self._locks[scope]
-        else:
-            self._locks[scope] = (lock, users - 1)
-
-
-class _Held:
-    def __init__(self, owner: _ScopeLocks, scope: str, lock: asyncio.Lock) -> None:
-        self._owner, self._scope, self._lock = owner, scope, lock
-
-    async def __aenter__(self) -> None:
-        try:
-            await self._lock.acquire()
-        except BaseException:
-            self._owner.release(self._scope)
-            raise
-
-    async def __aexit__(self, *exc: object) -> None:
-        self._lock.release()
-        self._owner.release(self._scope)
 
 
 class Relay:
@@ -87,9 +53,9 @@ class Relay:
         self._metrics = metrics
         self._limits = limits or RelayLimits()
         self._clock = clock
-        self._locks = _ScopeLocks()
+        self._locks = KeyedLocks()
         self._running: dict[str, TurnState] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks = TaskSet("relay")
         self._recent: dict[str, deque[float]] = {}
         self._closing = False
         self._aborting = False
@@ -114,9 +80,7 @@ class Relay:
             self._metrics.messages.labels(msg.key.channel, "duplicate").inc()
             log.info("%s: duplicate delivery %s ignored", msg.key.channel, msg.event_id)
             return False
-        task = asyncio.create_task(self._handle(msg), name=f"turn {msg.event_id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks.spawn(self._handle(msg), name=f"turn {msg.event_id}")
         return True
 
     async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
@@ -182,14 +146,11 @@ class Relay:
     async def drain(self, grace_s: float) -> None:
         """Let turns finish within ``grace_s``; cut the rest with a "please resend" notice."""
         self._closing = True
+        await self._tasks.wait(grace_s)
         if self._tasks:
-            _, pending = await asyncio.wait(set(self._tasks), timeout=grace_s)
-            if pending:
-                log.warning("cutting %d unfinished turn(s) short at shutdown", len(pending))
-                self._aborting = True
-                for task in pending:
-                    task.cancel()
-                await asyncio.wait(pending, timeout=10)
+            log.warning("cutting %d unfinished turn(s) short at shutdown", len(self._tasks))
+            self._aborting = True
+            await self._tasks.cancel_all(within_s=10)
 
     @property
     def busy(self) -> int:
@@ -197,8 +158,7 @@ class Relay:
 
     async def wait_idle(self) -> None:
         """Return once every accepted message has its final outcome."""
-        while self._tasks:
-            await asyncio.wait(set(self._tasks))
+        await self._tasks.join()
 
     # --- one message -------------------------------------------------------------------------
     async def _handle(self, msg: InboundMessage) -> None:
@@ -211,7 +171,7 @@ class Relay:
                 if notice:
                     await self._notify(msg, notice)
             else:
-                async with await self._locks(msg.key.scope):
+                async with self._locks.hold(msg.key.scope):
                     if msg.command == "new":
                         await self._store.drop_conversation(msg.key.scope)
                         await self._notify(msg, t(msg.language, "new_conversation"))

@@ -20,6 +20,7 @@ from bridge.config import BridgeConfig, SlackConfig
 from bridge.errors import AttachmentError, ChannelError
 from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
 from bridge.server import HttpRoute
+from bridge.tasks import TaskSet
 from channels.slack import api
 from channels.slack.events import Identity
 from channels.slack.files import FileDownloader
@@ -28,7 +29,6 @@ from channels.slack.http import EVENTS_PATH, EventsEndpoint
 from channels.slack.messages import StreamSupport, Target
 from channels.slack.reply import SlackReply
 from channels.slack.split import LIMIT
-from channels.slack.tasks import Tasks
 
 log = logging.getLogger("channels.slack")
 
@@ -81,8 +81,8 @@ class SlackChannel:
             group_interval_s=config.update_interval_s,
             global_per_s=config.updates_per_minute / 60,
         )
-        self._tasks = Tasks()  # event handlers: awaited (bounded) on close
-        self._status_tasks = Tasks()  # loading-status refreshers: cancelled on close
+        self._tasks = TaskSet("slack")  # event handlers: awaited (bounded) on close
+        self._status_tasks = TaskSet("slack")  # loading-status refreshers: cancelled on close
         self._streams = StreamSupport(config.native_streaming)
         self._status_refresh_s = status_refresh_s
         self._reply_limit = reply_limit

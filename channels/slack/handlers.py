@@ -15,6 +15,7 @@ from bridge.config import BridgeConfig, SlackConfig
 from bridge.errors import ChannelError
 from bridge.i18n import pick_language, t
 from bridge.model import Attachment, Intake, Rating, ReplyRef
+from bridge.tasks import KeyedLocks, TaskSet
 from channels.slack import api
 from channels.slack.events import (
     ANSWERED_SUBTYPES,
@@ -39,7 +40,6 @@ from channels.slack.feedback import (
     reaction_rating,
 )
 from channels.slack.messages import Target
-from channels.slack.tasks import KeyedLocks, Tasks
 
 log = logging.getLogger("channels.slack")
 
@@ -59,7 +59,7 @@ class Handlers:
         client: AsyncWebClient,
         config: SlackConfig,
         bridge: BridgeConfig,
-        tasks: Tasks,
+        tasks: TaskSet,
         identity: Callable[[], Awaitable[Identity]],
         clock: Clock,
     ) -> None:

@@ -14,6 +14,7 @@ from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import AttachmentError, ChannelError, ConfigError
 from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
 from bridge.server import HttpRoute
+from bridge.tasks import TaskSet
 
 from .calls import CHANNEL, Target
 from .commands import register_commands
@@ -23,7 +24,6 @@ from .logfilter import TokenRedaction
 from .normalize import Me
 from .ordering import ChatOrderProcessor
 from .reply import TelegramReply
-from .tasks import TaskSet
 from .webhook import PATH, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -74,8 +74,8 @@ class TelegramChannel:
         self._me: Me | None = None
         self._inbound: Inbound | None = None
         self._accepting = False
-        self._tasks = TaskSet()  # the channel's own answers and button marks
-        self._typing = TaskSet()  # typing indicators of live replies
+        self._tasks = TaskSet("telegram")  # the channel's own answers and button marks
+        self._typing = TaskSet("telegram")  # typing indicators of live replies
         self._redaction = TokenRedaction(self._token)
         self._markup = MarkupSync(lambda: self._application.bot, self._interval, self._tasks)
         secret = config.webhook_secret.get_secret_value() if config.webhook_secret else ""

@@ -22,9 +22,9 @@ from telegram.error import BadRequest, RetryAfter, TelegramError
 
 from bridge.i18n import t
 from bridge.model import FeedbackOutcome, Intake, Rating, ReplyRef
+from bridge.tasks import TaskSet
 
 from .calls import CHANNEL, not_modified, retry_after_seconds
-from .tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

@@ -15,13 +15,13 @@ from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.i18n import pick_language, t
 from bridge.model import InboundMessage, Intake
+from bridge.tasks import TaskSet
 
 from . import normalize as norm
 from .calls import CHANNEL
 from .commands import KNOWN, parse_command
 from .feedback import MarkupSync, on_callback, on_reaction
 from .reply import TelegramReply
-from .tasks import TaskSet
 
 log = logging.getLogger(__name__)
 

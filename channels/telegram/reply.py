@@ -17,12 +17,12 @@ from telegram.error import BadRequest
 from bridge.errors import ChannelError
 from bridge.model import OutboundFile
 from bridge.render import TELEGRAM_LIMIT
+from bridge.tasks import TaskSet
 
 from .calls import CHANNEL, Target, call, edit_gone, not_modified, parse_failed
 from .extras import TYPING_EVERY_S, keep_typing, send_file
 from .feedback import feedback_markup
 from .plan import Content, final_entries, pieces, render
-from .tasks import TaskSet
 
 log = logging.getLogger(__name__)
 
