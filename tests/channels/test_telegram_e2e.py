@@ -85,12 +85,6 @@ async def running_bridge(
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def clickai() -> AsyncIterator[FakeClickAI]:
     async with FakeClickAI(deltas=4) as fake:
         yield fake

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
 from telegram import ReactionTypeCustomEmoji, ReactionTypeEmoji
 
 from bridge.config import BridgeConfig
@@ -25,25 +23,6 @@ from tests.fakes.telegram import (
 
 ANN = TgUser(id=111, first_name="Ann", language_code="en")
 BINH = TgUser(id=222, first_name="Bình", language_code="vi")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def intake() -> RecordingIntake:
-    return RecordingIntake()
-
-
-@pytest.fixture
-async def channel(tg: FakeTelegram, intake: RecordingIntake) -> AsyncIterator[TelegramChannel]:
-    channel = TelegramChannel(telegram_config(tg), BridgeConfig(), poll_timeout_s=1)
-    await channel.start(intake)
-    yield channel
-    await channel.close()
 
 
 async def answer_with_buttons(

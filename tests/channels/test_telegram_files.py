@@ -2,37 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
-from bridge.config import BridgeConfig
 from bridge.errors import AttachmentError
 from bridge.model import Attachment
 from channels.telegram import TelegramChannel
-from tests.fakes.telegram import FakeTelegram, RecordingIntake, TgUser, feed, telegram_config
+from tests.fakes.telegram import FakeTelegram, RecordingIntake, TgUser, feed
 
 ANN = TgUser(id=111, first_name="Ann")
 MB = 1024 * 1024
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def intake() -> RecordingIntake:
-    return RecordingIntake()
-
-
-@pytest.fixture
-async def channel(tg: FakeTelegram, intake: RecordingIntake) -> AsyncIterator[TelegramChannel]:
-    channel = TelegramChannel(telegram_config(tg), BridgeConfig(), poll_timeout_s=1)
-    await channel.start(intake)
-    yield channel
-    await channel.close()
 
 
 async def test_a_sent_document_downloads_to_its_bytes(

@@ -30,17 +30,6 @@ Run = Callable[..., Awaitable[TelegramChannel]]
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def intake() -> RecordingIntake:
-    return RecordingIntake()
-
-
-@pytest.fixture
 async def run(tg: FakeTelegram, intake: RecordingIntake) -> AsyncIterator[Run]:
     started: list[TelegramChannel] = []
 

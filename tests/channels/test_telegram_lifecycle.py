@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
 
 import pytest
 from pydantic import SecretStr
@@ -15,12 +14,6 @@ from channels.telegram import TelegramChannel
 from tests.fakes.telegram import FakeTelegram, RecordingIntake, TgUser, telegram_config
 
 ANN = TgUser(id=111, first_name="Ann")
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 async def test_token_never_reaches_the_logs(tg: FakeTelegram, caplog: pytest.LogCaptureFixture):

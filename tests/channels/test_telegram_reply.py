@@ -31,17 +31,6 @@ PARSE_ERROR = 'Bad Request: can\'t parse entities: Unsupported start tag "b" at 
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def intake() -> RecordingIntake:
-    return RecordingIntake()
-
-
-@pytest.fixture
 async def make_channel(
     tg: FakeTelegram, intake: RecordingIntake
 ) -> AsyncIterator[Callable[..., Awaitable[TelegramChannel]]]:

@@ -21,17 +21,6 @@ SECRET = "s3cret-Token_1"
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-def intake() -> RecordingIntake:
-    return RecordingIntake()
-
-
-@pytest.fixture
 async def served(
     tg: FakeTelegram, intake: RecordingIntake
 ) -> AsyncIterator[tuple[TelegramChannel, str]]:
