@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Sequence
 
 from bridge.clickai import ClickAIClient
@@ -84,6 +85,7 @@ class BridgeApp:
         self.pacers: dict[str, Pacer] = {}
         self.app_mode = settings.clickai.app_mode
         self._started: list[Channel] = []
+        self._housekeeping: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Start everything; on failure undo what was started and raise ``BridgeError``."""
@@ -128,6 +130,7 @@ class BridgeApp:
             limits=RelayLimits(
                 max_query_chars=s.bridge.max_query_chars,
                 user_messages_per_minute=s.bridge.user_messages_per_minute,
+                chat_messages_per_minute=s.bridge.chat_messages_per_minute,
             ),
         )
         interrupted = await self.relay.pending()
@@ -145,6 +148,7 @@ class BridgeApp:
             await channel.start(self.relay)
             self._started.append(channel)
             log.info("channel %s started", channel.name)
+        self._housekeeping = asyncio.create_task(self._prune_forever(), name="prune events")
         if interrupted:
             told = await self.relay.recover(interrupted)
             log.warning(
@@ -196,8 +200,24 @@ class BridgeApp:
             "inflight": self.relay.busy if self.relay else 0,
         }
 
+    async def _prune_forever(self) -> None:
+        """Forget answered deliveries older than the retention, once now and then hourly."""
+        retention_s = self.settings.bridge.event_retention_hours * 3600
+        while self.store is not None:
+            try:
+                pruned = await self.store.prune_events(time.time() - retention_s)
+                if pruned:
+                    log.info("pruned %d answered deliveries from the event log", pruned)
+            except Exception:
+                log.exception("pruning the event log failed")
+            await asyncio.sleep(3600)
+
     async def stop(self) -> None:
         """Stop in reverse order; safe to call more than once or after a failed start."""
+        if self._housekeeping is not None:
+            self._housekeeping.cancel()
+            await asyncio.gather(self._housekeeping, return_exceptions=True)
+            self._housekeeping = None
         for channel in self._started:
             await _quietly(channel.stop(), f"stopping {channel.name}")
         if self.relay is not None:

@@ -78,7 +78,9 @@ class BridgeConfig(Section):
     max_file_mb: float = Field(default=15.0, gt=0)
     default_file_query: str = ""
     user_messages_per_minute: int = Field(default=12, ge=0)
+    chat_messages_per_minute: int = Field(default=30, ge=0)
     show_conversation_reset_notice: bool = True
+    event_retention_hours: float = Field(default=72.0, ge=25.0)
 
 
 class LogConfig(Section):

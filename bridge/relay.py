@@ -6,11 +6,11 @@ import asyncio
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from bridge.clickai import ClickAIClient
-from bridge.errors import AttachmentError, ClickAIError, ReplyGone
+from bridge.errors import AttachmentError, ChannelError, ClickAIError, ReplyGone
 from bridge.i18n import t
 from bridge.metrics import Metrics
 from bridge.model import Channel, FeedbackOutcome, InboundMessage, Rating, ReplyRef
@@ -28,6 +28,12 @@ class RelayLimits:
 
     max_query_chars: int = 8000
     user_messages_per_minute: int = 12
+    chat_messages_per_minute: int = 30
+    """Messages per chat (all its users together) per minute; protects the ClickAI quota."""
+
+
+_REMEMBERED = 10_000
+"""Bound on the in-memory rate windows and the "chat is gone" set."""
 
 
 class Relay:
@@ -57,6 +63,7 @@ class Relay:
         self._running: dict[str, TurnState] = {}
         self._tasks = TaskSet("relay")
         self._recent: dict[str, deque[float]] = {}
+        self._gone: dict[str, None] = {}
         self._closing = False
         self._aborting = False
         self._opening: str | None = None
@@ -163,6 +170,7 @@ class Relay:
     # --- one message -------------------------------------------------------------------------
     async def _handle(self, msg: InboundMessage) -> None:
         channel_name = msg.key.channel
+        queued = False
         try:
             if msg.command == "stop":
                 await self._stop(msg)
@@ -171,19 +179,41 @@ class Relay:
                 if notice:
                     await self._notify(msg, notice)
             else:
+                queued = True
                 async with self._locks.hold(msg.key.scope):
+                    queued = False
                     if msg.command == "new":
                         await self._store.drop_conversation(msg.key.scope)
                         await self._notify(msg, t(msg.language, "new_conversation"))
                         self._metrics.messages.labels(channel_name, "command").inc()
                     else:
                         await self._answer(msg)
+        except asyncio.CancelledError:
+            # Cut at shutdown while still waiting behind an earlier turn of its conversation:
+            # it was accepted, so it gets the "please resend" notice like a cut answer does.
+            if self._aborting and queued and msg.command is None:
+                await self._bounded(self._notify(msg, t(msg.language, "restarting")), msg)
+            raise
         except ReplyGone as exc:
-            log.warning("%s: chat %s unreachable: %s", channel_name, msg.key.chat_id, exc)
+            self._note_gone(msg, exc)
+        except ChannelError as exc:
+            log.warning("%s: could not reply to %s: %s", channel_name, msg.event_id, exc)
         except Exception:
             log.exception("%s: unexpected failure handling %s", channel_name, msg.event_id)
         finally:
             await self._store.finish_event(msg.event_id)
+
+    async def _bounded(self, delivery: Awaitable[object], msg: InboundMessage) -> None:
+        """Deliver a shutdown notice within a few seconds; at shutdown, a failure is one line."""
+        try:
+            await asyncio.wait_for(delivery, timeout=5)
+        except Exception as exc:
+            log.warning(
+                "%s: no restart notice for %s (%s)",
+                msg.key.channel,
+                msg.event_id,
+                type(exc).__name__,
+            )
 
     def _refusal(self, msg: InboundMessage) -> str | None:
         """None to proceed; a notice ("" = stay silent) when the message is refused."""
@@ -195,22 +225,52 @@ class Relay:
             return t(
                 msg.language, "too_long", chars=len(msg.text), limit=self._limits.max_query_chars
             )
-        per_minute = self._limits.user_messages_per_minute
-        if per_minute:
-            key = f"{msg.key.channel}:{msg.sender.id}"
-            now = self._clock()
-            window = self._recent.setdefault(key, deque())
-            while window and window[0] <= now - 60:
-                window.popleft()
-            if len(window) >= per_minute:
+        for key, per_minute, notice in (
+            (
+                f"u:{msg.key.channel}:{msg.sender.id}",
+                self._limits.user_messages_per_minute,
+                "user_rate_limited",
+            ),
+            (
+                f"c:{msg.key.channel}:{msg.key.chat_id}",
+                self._limits.chat_messages_per_minute,
+                "chat_rate_limited",
+            ),
+        ):
+            verdict = self._over_limit(key, per_minute)
+            if verdict is not None:
                 # Tell once per window; later messages in the same minute stay silent.
-                told = len(window) == per_minute
-                window.append(now)
-                return t(msg.language, "user_rate_limited") if told else ""
-            window.append(now)
-            if len(self._recent) > 10_000:
-                self._recent = {k: v for k, v in self._recent.items() if v and v[-1] > now - 60}
+                return t(msg.language, notice) if verdict else ""
         return None
+
+    def _over_limit(self, key: str, per_minute: int) -> bool | None:
+        """None when ``key`` may send one more message now (and count it); else True the first
+        time the window is exceeded (tell the user), False after that (stay silent)."""
+        if not per_minute:
+            return None
+        now = self._clock()
+        window = self._recent.setdefault(key, deque())
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= per_minute:
+            told = len(window) == per_minute
+            window.append(now)
+            return told
+        window.append(now)
+        if len(self._recent) > _REMEMBERED:
+            self._recent = {k: v for k, v in self._recent.items() if v and v[-1] > now - 60}
+        return None
+
+    def _note_gone(self, msg: InboundMessage, exc: ReplyGone) -> None:
+        """A chat the bot cannot write to (blocked, kicked): warn once, then stay quiet."""
+        key = f"{msg.key.channel}:{msg.key.chat_id}"
+        if key in self._gone:
+            log.debug("%s: chat %s still unreachable", msg.key.channel, msg.key.chat_id)
+            return
+        self._gone[key] = None
+        if len(self._gone) > _REMEMBERED:
+            self._gone.pop(next(iter(self._gone)))
+        log.warning("%s: chat %s unreachable: %s", msg.key.channel, msg.key.chat_id, exc)
 
     async def _notify(self, msg: InboundMessage, notice: str) -> None:
         paced = self._open(msg)
@@ -255,16 +315,30 @@ class Relay:
         except asyncio.CancelledError:
             if self._aborting:
                 outcome = "restarting"
-                await asyncio.wait_for(
-                    paced.finish(state.text, notice=t(msg.language, "restarting")), timeout=5
-                )
+                notice = t(msg.language, "restarting")
+                await self._bounded(paced.finish(state.text, notice=notice), msg)
             raise
         except ReplyGone:
+            outcome = "failed"
             raise
+        except ChannelError as exc:
+            # The platform refused or lost a reply call. Finishing again could show the text
+            # twice when the failed call may have been applied (a send that timed out), so the
+            # answer stays as it is; the event is still marked finished by the caller.
+            outcome = "failed"
+            log.warning(
+                "%s: reply for %s failed (%d chars answered): %s",
+                msg.key.channel,
+                scope,
+                len(state.text),
+                exc,
+            )
         except Exception:
             outcome = "failed"
             log.exception("%s: turn failed for %s", msg.key.channel, scope)
             await paced.finish(state.text, notice=t(msg.language, "err_internal"))
+        else:
+            self._gone.pop(f"{msg.key.channel}:{msg.key.chat_id}", None)
         finally:
             self._running.pop(scope, None)
             self._metrics.inflight.dec()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,8 @@ import pytest
 from bridge.app import BridgeApp, required_inputs
 from bridge.config import Settings, load_settings
 from bridge.errors import BridgeError
+from bridge.store import SqliteStore
+from bridge.store.base import EventRow
 from tests.fakes.channel import FakeChannel
 from tests.fakes.clickai import AppMode, FakeClickAI
 
@@ -162,3 +165,56 @@ async def test_apps_lists_assistants(tmp_path: Path) -> None:
         out, _ = await asyncio.wait_for(proc.communicate(), 60)
         assert proc.returncode == 1
         assert "FAIL" in out.decode()
+
+
+async def test_start_prunes_old_answered_deliveries(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    async with FakeClickAI() as fake:
+        settings = settings_for(fake, tmp_path, BRIDGE_CLICKAI__APP_MODE="chat")
+        store = SqliteStore(tmp_path / "b.db")
+        await store.open()
+        old = time.time() - 80 * 3600
+        for event_id, created in (("fake:old", old), ("fake:recent", time.time())):
+            row = EventRow(
+                event_id=event_id,
+                channel="fake",
+                scope="fake:1",
+                chat_id="1",
+                thread="",
+                language="en",
+                status="accepted",
+                created_at=created,
+            )
+            assert await store.claim_event(row)
+            await store.finish_event(event_id)
+        await store.close()
+        app = BridgeApp(settings, channels=[FakeChannel()], serve_http=False)
+        await app.start()
+        await asyncio.sleep(0.05)
+        assert app.relay is not None
+        again = EventRow(
+            event_id="fake:old",
+            channel="fake",
+            scope="fake:1",
+            chat_id="1",
+            thread="",
+            language="en",
+            status="accepted",
+            created_at=time.time(),
+        )
+        recent = EventRow(
+            event_id="fake:recent",
+            channel="fake",
+            scope="fake:1",
+            chat_id="1",
+            thread="",
+            language="en",
+            status="accepted",
+            created_at=time.time(),
+        )
+        assert app.store is not None
+        assert await app.store.claim_event(again)  # forgotten after 72 h
+        assert not await app.store.claim_event(recent)  # still remembered: no double answer
+        await app.stop()

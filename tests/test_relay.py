@@ -379,3 +379,16 @@ async def test_platform_rate_limit_still_delivers_the_final_text(rig: Rig) -> No
     await rig.relay.submit(rig.channel.message("go"))
     await rig.settle()
     assert rig.channel.chat("42")[0].text == "final words"
+
+
+async def test_shutdown_tells_messages_still_queued_behind_a_cut_turn(rig: Rig) -> None:
+    rig.fake.script(Reply(answer="slow " * 100, deltas=100, delta_delay=0.05))
+    await rig.relay.submit(rig.channel.message("first", language="vi"))
+    await rig.relay.submit(rig.channel.message("second, queued", language="vi"))
+    await rig.fake.wait_for_requests(1)
+    await asyncio.sleep(0.2)
+    await rig.relay.drain(0.1)
+    notices = [m.notice for m in rig.channel.chat("42")]
+    assert notices == [t("vi", "restarting"), t("vi", "restarting")]
+    assert len(rig.fake.calls("chat-messages")) == 1
+    assert await rig.store.pending_events() == []

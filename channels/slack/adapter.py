@@ -25,7 +25,7 @@ from channels.slack import api
 from channels.slack.events import Identity
 from channels.slack.files import FileDownloader
 from channels.slack.handlers import Handlers
-from channels.slack.http import EVENTS_PATH, EventsEndpoint
+from channels.slack.http import EVENTS_PATH, EventsEndpoint, RequestTasks
 from channels.slack.messages import StreamSupport, Target
 from channels.slack.reply import SlackReply
 from channels.slack.split import LIMIT
@@ -81,7 +81,7 @@ class SlackChannel:
             group_interval_s=config.update_interval_s,
             global_per_s=config.updates_per_minute / 60,
         )
-        self._tasks = TaskSet("slack")  # event handlers: awaited (bounded) on close
+        self._tasks = RequestTasks("slack")  # event handlers: awaited (bounded) on close
         self._status_tasks = TaskSet("slack")  # loading-status refreshers: cancelled on close
         self._streams = StreamSupport(config.native_streaming)
         self._status_refresh_s = status_refresh_s
@@ -110,7 +110,9 @@ class SlackChannel:
             ),
             authorize=self._authorizer(),
             signing_secret=_secret(config.signing_secret),
-            process_before_response=False,  # ack first, work afterwards
+            # HTTP: listeners only spawn work; the endpoint answers once that work handed the
+            # message to the core (see http.RequestTasks). Socket Mode: ack first.
+            process_before_response=config.mode == "http",
             attaching_conversation_kwargs_enabled=False,  # say_stream etc. are not used
             request_verification_enabled=config.mode == "http",
             logger=logging.getLogger("channels.slack.bolt"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -22,7 +23,7 @@ from .feedback import MarkupSync
 from .inbound import Inbound
 from .logfilter import TokenRedaction
 from .normalize import Me
-from .ordering import ChatOrderProcessor
+from .ordering import ChatOrderProcessor, ConfirmingPoller
 from .reply import TelegramReply
 from .webhook import PATH, WebhookEndpoint
 
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 TgApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
 MAX_DOWNLOAD = 20 * 1000 * 1000  # Bot API getFile limit (20 MB)
+HANDOFF_WAIT_S = 10.0  # a webhook update is answered 200 only once the core has taken it
 
 
 class TelegramChannel:
@@ -70,6 +72,8 @@ class TelegramChannel:
         self._request_timeout = request_timeout_s
         self._typing_every = typing_every_s
         self._app: TgApp | None = None
+        self._poller: ConfirmingPoller | None = None
+        self._handoffs: dict[int, tuple[Update, asyncio.Future[None]]] = {}
         self._intake: Intake | None = None
         self._me: Me | None = None
         self._inbound: Inbound | None = None
@@ -118,13 +122,16 @@ class TelegramChannel:
                     secret_token=self._webhook_secret(),
                     allowed_updates=list(ALLOWED_UPDATES),
                 )
-            elif app.updater is not None:
-                await app.updater.start_polling(
-                    timeout=int(self._poll_timeout),
-                    allowed_updates=list(ALLOWED_UPDATES),
-                    error_callback=self._poll_error,
-                )
             await app.start()
+            if self.config.mode != "webhook":
+                self._poller = ConfirmingPoller(
+                    app.bot,
+                    app.update_queue,
+                    timeout_s=int(self._poll_timeout),
+                    allowed_updates=ALLOWED_UPDATES,
+                    on_error=self._poll_error,
+                )
+                await self._poller.start()
         except TelegramError as exc:
             await self._shutdown()
             raise ChannelError(CHANNEL, f"cannot start Telegram: {exc.message}") from exc
@@ -140,8 +147,9 @@ class TelegramChannel:
         app = self._app
         if app is None:
             return
-        if app.updater is not None and app.updater.running:
-            await app.updater.stop()
+        poller, self._poller = self._poller, None
+        if poller is not None:
+            await poller.stop()
         if app.running:
             await app.stop()
 
@@ -188,12 +196,11 @@ class TelegramChannel:
             .concurrent_updates(ChatOrderProcessor(256))
             .job_queue(None)
         )
-        if self.config.mode == "webhook":
-            builder = builder.updater(None)
-        else:
+        if self.config.mode != "webhook":
             builder = builder.get_updates_request(
                 HTTPXRequest(connection_pool_size=2, read_timeout=10.0, connect_timeout=10.0)
             )
+        builder = builder.updater(None)  # polling is ConfirmingPoller's job (see ordering.py)
         app: TgApp = builder.build()
         app.add_handler(TypeHandler(Update, self._on_update))
         app.add_error_handler(self._on_error)
@@ -274,24 +281,43 @@ class TelegramChannel:
         return bytes(data)
 
     # --- webhook --------------------------------------------------------------------------------
-    def _deliver(self, data: dict[str, Any]) -> bool:
+    async def _deliver(self, data: dict[str, Any]) -> int:
+        """Queue a webhook update and answer once it was handled (the core claimed it).
+
+        200 only after the handler ran while the channel still accepts, so a crash can never
+        follow a 200 for an update the store does not know: Telegram resends on anything else.
+        """
         app = self._app
-        if app is None:
-            return False
+        if app is None or not app.running:
+            return 503
         try:
             update = Update.de_json(data, app.bot)
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             log.warning("telegram webhook: unusable update: %s", type(exc).__name__)
-            return False
-        app.update_queue.put_nowait(update)
-        return True
+            return 400
+        handled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._handoffs[id(update)] = (update, handled)
+        try:
+            app.update_queue.put_nowait(update)
+            await asyncio.wait_for(asyncio.shield(handled), HANDOFF_WAIT_S)
+        except TimeoutError:
+            log.warning("telegram webhook: update %s not handled in time", update.update_id)
+            return 503
+        finally:
+            self._handoffs.pop(id(update), None)
+        return 200 if self._accepting else 503
 
     # --- incoming updates -----------------------------------------------------------------------
     async def _on_update(
         self, update: Update, context: CallbackContext[Any, Any, Any, Any]
     ) -> None:
-        if self._inbound is not None:
-            await self._inbound.on_update(update, context)
+        try:
+            if self._inbound is not None:
+                await self._inbound.on_update(update, context)
+        finally:
+            handoff = self._handoffs.get(id(update))
+            if handoff is not None and handoff[0] is update and not handoff[1].done():
+                handoff[1].set_result(None)
 
     async def _on_error(
         self, update: object, context: CallbackContext[Any, Any, Any, Any]

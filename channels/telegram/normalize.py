@@ -51,14 +51,32 @@ def thread_of(message: Message) -> int | None:
 
 
 def _bot_mentions(message: Message, me: Me) -> list[MessageEntity]:
-    entities = message.parse_entities() or message.parse_caption_entities()
     found = []
-    for entity, value in entities.items():
+    for entity, value in _entities(message):
         named = entity.type == MessageEntity.MENTION and value[1:].lower() == me.username.lower()
         linked = entity.type == MessageEntity.TEXT_MENTION and entity.user is not None
         if named or (linked and entity.user is not None and entity.user.id == me.id):
             found.append(entity)
     return found
+
+
+def _entities(message: Message) -> list[tuple[MessageEntity, str]]:
+    """The text's (or caption's) entities with their text. Unlike PTB's ``parse_entities``
+    this never raises: an entity without its text, out of range, or cutting a surrogate pair
+    (a malformed update) yields what it covers, with U+FFFD for half characters."""
+    if message.text:
+        text, raw = message.text, message.entities
+    elif message.caption:
+        text, raw = message.caption, message.caption_entities
+    else:
+        return []
+    units = text.encode("utf-16-le")
+    out = []
+    for entity in raw:
+        start = max(0, entity.offset) * 2
+        end = max(0, entity.offset + entity.length) * 2
+        out.append((entity, units[start:end].decode("utf-16-le", errors="replace")))
+    return out
 
 
 def replies_to_bot(message: Message, me: Me) -> bool:

@@ -14,7 +14,7 @@ from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
-from bridge.errors import ChannelError
+from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.model import OutboundFile
 from bridge.render import TELEGRAM_LIMIT
 from bridge.tasks import TaskSet
@@ -82,6 +82,7 @@ class TelegramReply:
         self._files_done = 0
         self._finishing = False
         self._finish_calls = 0
+        self._gone: ReplyGone | None = None
 
     # --- ReplyStream ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -89,6 +90,22 @@ class TelegramReply:
             self._typing = self._tasks.spawn(self._type(), name=f"tg-typing {self.pace_key}")
 
     async def update(self, text: str) -> None:
+        """Show the answer so far. ``RateLimited`` escapes, and ``ReplyGone`` once (the chat is
+        remembered as gone: later updates do nothing and ``finish`` raises it again). Any other
+        failed intermediate update is logged; the next update or the finish carries the text."""
+        if self._gone is not None:
+            return
+        try:
+            await self._update(text)
+        except RateLimited:
+            raise
+        except ReplyGone as exc:
+            self._gone = exc
+            raise
+        except ChannelError as exc:
+            log.warning("telegram: update in %s failed: %s", self.pace_key, exc)
+
+    async def _update(self, text: str) -> None:
         await self._stop_typing()
         if not text.strip():
             return
@@ -117,6 +134,8 @@ class TelegramReply:
         feedback: bool = False,
     ) -> list[str]:
         await self._stop_typing()
+        if self._gone is not None:
+            raise self._gone
         self._finishing, self._finish_calls = True, 0
         try:
             base = self._frozen_after(text)

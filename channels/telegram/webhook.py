@@ -1,11 +1,11 @@
-"""POST /telegram/webhook: secret check (constant time), body validation, fast 200."""
+"""POST /telegram/webhook: secret check (constant time), body validation, 200 once handed over."""
 
 from __future__ import annotations
 
 import hmac
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -22,13 +22,14 @@ class WebhookEndpoint:
 
     Wrong or missing secret → 403 and nothing is read. Oversized or malformed body → 400.
     Not accepting (starting / stopping) → 503, so Telegram delivers the update again later.
-    ``deliver`` returns False when the payload is not a usable update (→ 400).
+    ``deliver`` answers with the status: 200 once the update was handled, 400 when the payload
+    is not a usable update, 503 when it could not be handled now (Telegram resends it).
     """
 
     def __init__(
         self,
         secret: str,
-        deliver: Callable[[dict[str, Any]], bool],
+        deliver: Callable[[dict[str, Any]], Awaitable[int]],
         accepting: Callable[[], bool],
     ) -> None:
         self._secret = secret.encode()
@@ -57,10 +58,13 @@ class WebhookEndpoint:
         body = b"".join(chunks)
         try:
             data = json.loads(body)
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             return web.Response(status=400, text="malformed JSON")
         if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
             return web.Response(status=400, text="not an update")
-        if not self._deliver(data):
+        status = await self._deliver(data)
+        if status == 400:
             return web.Response(status=400, text="not an update")
+        if status != 200:
+            return web.Response(status=503, text="not accepting updates")
         return web.Response(status=200, text="ok")

@@ -7,7 +7,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bridge.errors import AttachmentError, RateLimited
+from bridge.errors import AttachmentError, ChannelError, RateLimited
 from bridge.model import (
     Attachment,
     InboundMessage,
@@ -69,6 +69,10 @@ class FakeReply:
         self._shown.notice = notice
         self._shown.files = [f.name for f in files]
         self._shown.feedback = feedback
+        if self._channel.lose_finish_response.get(self._chat_id):
+            # The platform applied the call but its answer was lost (a timed-out send).
+            self._channel.lose_finish_response[self._chat_id] -= 1
+            raise ChannelError(self._channel.name, "finish: response lost")
         return [self._shown.message_id] if text else []
 
 
@@ -83,6 +87,8 @@ class FakeChannel:
         self.messages: list[Shown] = []
         self.files: dict[str, bytes] = {}
         self.rate_limit_next = 0
+        self.lose_finish_response: dict[str, int] = {}
+        """chat id → how many of its next finish calls are applied but then fail."""
         self.intake: Intake | None = None
         self._ids = itertools.count(100)
         self._events = itertools.count(1)

@@ -58,6 +58,8 @@ import asyncio
 import contextlib
 import json
 import re
+import socket
+import struct
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -332,6 +334,7 @@ class FakeClickAI:
         self._port = port
         self._scripts: list[Reply | RawFrames | HttpFailure] = []
         self._failures: list[HttpFailure] = []
+        self._resets: list[str | None] = []
         self._state: dict[tuple[str, str], _UserState] = {}
         self._running: dict[str, _Turn] = {}
         self._served: dict[str, tuple[bytes, str]] = {}
@@ -402,6 +405,11 @@ class FakeClickAI:
         """Fail the next ``times`` requests whose path ends with ``failure.path`` (None = any)."""
         self._failures.extend([failure] * times)
 
+    def reset_next(self, *, path: str | None = None, times: int = 1) -> None:
+        """Reset the connection (TCP RST, no HTTP answer) of the next ``times`` requests whose
+        path ends with ``path`` (None = any), as a crashing proxy or load balancer would."""
+        self._resets.extend([path] * times)
+
     def calls(self, path_suffix: str, method: str | None = None) -> list[RecordedRequest]:
         return [
             r
@@ -461,6 +469,13 @@ class FakeClickAI:
         if task is not None:
             self._handlers.add(task)
         try:
+            if self._take_reset(request.path) and request.transport is not None:
+                sock = request.transport.get_extra_info("socket")
+                if sock is not None:
+                    linger = struct.pack("ii", 1, 0)  # close with RST instead of FIN
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger)
+                request.transport.abort()
+                raise asyncio.CancelledError
             failure = self._take_failure(request.path)
             if failure is not None:
                 return _failure_response(failure)
@@ -475,6 +490,13 @@ class FakeClickAI:
             self._records.pop(id(request), None)
             if task is not None:
                 self._handlers.discard(task)
+
+    def _take_reset(self, path: str) -> bool:
+        for i, wanted in enumerate(self._resets):
+            if wanted is None or path.endswith(wanted):
+                del self._resets[i]
+                return True
+        return False
 
     def _take_failure(self, path: str) -> HttpFailure | None:
         for i, failure in enumerate(self._failures):

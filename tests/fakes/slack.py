@@ -90,6 +90,7 @@ class _Fault:
     status: int
     retry_after: float | None
     applied: bool = False
+    channel: str | None = None
 
 
 def _blocks_markdown(blocks: list[dict[str, Any]]) -> str:
@@ -174,14 +175,16 @@ class FakeSlack:
         retry_after: float | None = 3,
         times: int = 1,
         applied: bool = False,
+        channel: str | None = None,
     ) -> None:
         """The next ``times`` calls of ``method`` fail (429 + Retry-After by default).
 
         ``applied=True`` performs the call and then reports the failure (a lost response).
+        ``channel`` limits the fault to calls into that channel (None = any).
         """
         code = status if status is not None else (429 if error == "ratelimited" else 200)
         after = retry_after if code == 429 else None
-        fault = _Fault(error, code, after, applied)
+        fault = _Fault(error, code, after, applied, channel)
         self._faults.setdefault(method, []).extend([fault] * times)
 
     def expire(self, ts: str) -> None:
@@ -242,9 +245,11 @@ class FakeSlack:
         wanted = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != wanted:
             return web.json_response({"ok": False, "error": "invalid_auth"})
-        faults = self._faults.get(method)
+        called = str(args.get("channel") or args.get("channel_id") or "")
+        faults = [f for f in self._faults.get(method, []) if f.channel in (None, called)]
         if faults:
-            fault = faults.pop(0)
+            fault = faults[0]
+            self._faults[method].remove(fault)
             if fault.applied:
                 getattr(self, "_m_" + method.replace(".", "_"))(args)
             headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after else {}

@@ -593,6 +593,7 @@ class FakeTelegram:
         return int(thread)
 
     def _render(self, text: str, parse_mode: str | None) -> tuple[str, list[tuple[str, int, int]]]:
+        entities: list[tuple[str, int, int]]
         if parse_mode is None:
             plain, entities = text, []
         elif parse_mode.upper() == "HTML":
