@@ -4,7 +4,8 @@ Every reply update goes through a :class:`Pacer`. It keeps each chat at most one
 ``chat_interval_s`` (``group_interval_s`` for groups), the whole bot under ``global_per_s``,
 honours ``retry_after`` penalties exactly, coalesces deltas (only the newest text is sent), and
 when demand exceeds the budget spends it on final texts first, then first texts, and only then
-on intermediate edits (oldest waiting first).
+on intermediate edits (oldest waiting first). Intermediate edits never spend the last
+``RESERVE`` share of the global bucket, so a first or final text finds a token at once.
 
 The decision logic (:class:`PaceState`) is pure and driven by an injected clock; the async
 driver (:class:`Pacer`) only sleeps until the next moment something can be sent.
@@ -20,12 +21,13 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
-from bridge.errors import RateLimited
+from bridge.errors import ChannelError, RateLimited
 from bridge.model import OutboundFile, PaceBudget, ReplyStream
 
 log = logging.getLogger(__name__)
 
 FINAL, FIRST, INTERMEDIATE = 0, 1, 2
+RESERVE = 0.2  # share of the global burst that only first and final texts may spend
 Clock = Callable[[], float]
 
 
@@ -63,8 +65,17 @@ class PaceState:
     def _burst(self) -> float:
         return max(1.0, self.budget.global_per_s)
 
-    def want(self, slot: Slot, priority: int) -> None:
-        """``slot`` has something to send at ``priority`` (lower is more urgent)."""
+    @property
+    def _reserve(self) -> float:
+        return float(int(self._burst * RESERVE))
+
+    def want(self, slot: Slot, priority: int) -> bool:
+        """``slot`` has something to send at ``priority`` (lower is more urgent).
+
+        Returns False when nothing changed for the scheduler (the slot was already waiting at
+        this priority: only its newest text changes), so the driver need not wake up.
+        """
+        changed = not slot.pending or priority < slot.priority
         if slot.pending:
             slot.priority = min(slot.priority, priority)
         else:
@@ -72,6 +83,7 @@ class PaceState:
             slot.pending = True
             slot.priority = priority
         self._waiting[slot.seq] = slot
+        return changed
 
     def _refill(self, now: float) -> None:
         elapsed = max(0.0, now - self._token_time)
@@ -97,6 +109,8 @@ class PaceState:
             ):
                 best = slot
         if best is None:
+            return None
+        if best.priority == INTERMEDIATE and self._tokens < 1.0 + self._reserve:
             return None
         self._tokens -= 1.0
         interval = self.budget.group_interval_s if best.is_group else self.budget.chat_interval_s
@@ -126,15 +140,20 @@ class PaceState:
 
     def next_wake(self) -> float | None:
         """Seconds until something might become sendable (None: nothing is waiting)."""
-        candidates = [s for s in self._waiting.values() if not s.inflight]
-        if not candidates:
-            return None
         now = self.now()
-        ready = min(self._chat_ready.get(s.key, 0.0) for s in candidates)
-        token_at = now
-        if self._tokens < 1.0:
-            token_at = now + (1.0 - self._tokens) / self.budget.global_per_s
-        return max(0.0, max(ready, token_at, self._global_block) - now)
+        self._refill(now)
+        rate, ready = self.budget.global_per_s, self._chat_ready
+        earliest: float | None = None
+        for s in self._waiting.values():
+            if s.inflight:
+                continue
+            need = 1.0 if s.priority < INTERMEDIATE else 1.0 + self._reserve
+            at = max(ready.get(s.key, 0.0), now + max(0.0, need - self._tokens) / rate)
+            if earliest is None or at < earliest:
+                earliest = at
+        if earliest is None:
+            return None
+        return max(0.0, max(earliest, self._global_block) - now)
 
     def drop_idle_chats(self) -> None:
         """Forget readiness entries that are in the past (keeps memory bounded)."""
@@ -181,8 +200,8 @@ class Pacer:
     # --- used by PacedReply -------------------------------------------------------------------
     def _request(self, slot: Slot, priority: int, job: Callable[[], Awaitable[None]]) -> None:
         self._jobs[slot.seq] = job
-        self._state.want(slot, priority)
-        self._wake.set()
+        if self._state.want(slot, priority):
+            self._wake.set()
         self.start()
 
     def _withdraw(self, slot: Slot) -> None:
@@ -276,6 +295,11 @@ class PacedReply:
             self._pacer._penalise(self._slot, exc)
             if not self._final:
                 self._pacer._request(self._slot, FIRST, self._send_update)
+            return
+        except ChannelError as exc:
+            # An intermediate text is disposable: the next update or the final one carries the
+            # text again, and finish() reports a chat that is really unreachable.
+            log.info("%s: intermediate update failed: %s", self._pacer.name, exc)
             return
         self._shown = text
         self._slot.shown_once = True

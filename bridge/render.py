@@ -8,6 +8,8 @@ construction, also for a partial answer cut at any character.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from bridge.render_base import render_markdown
 from bridge.render_slack import SlackMrkdwn
 from bridge.render_telegram import TelegramHtml, TelegramPlain, TelegramPlainCompact
@@ -26,6 +28,7 @@ __all__ = [
 ]
 
 
+@lru_cache(maxsize=32)
 def md_to_telegram_html(md: str) -> str:
     """Telegram ``parse_mode=HTML`` text for ``md``.
 

@@ -103,14 +103,23 @@ def _depth(tokens: Sequence[Token]) -> int:
     return depth
 
 
+@lru_cache(maxsize=32)
+def _tree(md: str) -> SyntaxTreeNode | None:
+    """The syntax tree of ``md`` (None when nested too deeply), cached: a streamed reply renders
+    the same text several times (measure, HTML, plain) and the parse is most of the cost."""
+    tokens = _parser().parse(md)
+    if _depth(tokens) > _MAX_DEPTH:
+        return None
+    return SyntaxTreeNode(tokens)
+
+
 def render_markdown(md: str, style: Style) -> str:
     """Render ``md`` with ``style``; blank input gives "", any other input non-blank text."""
     if not md.strip():
         return ""
-    tokens = _parser().parse(md)
-    if _depth(tokens) > _MAX_DEPTH:
+    tree = _tree(md)
+    if tree is None:
         return style.text(md.strip())
-    tree = SyntaxTreeNode(tokens)
     lines = _blocks(tree.children, style, Ctx(), gap=True)
     out = "\n".join(s for s, _ in lines).strip("\n")
     if not out.strip() and md.strip():

@@ -225,6 +225,8 @@ def _last_fitting(fits: Callable[[int], bool], pos: int, stop: int) -> int:
     Galloping keeps the cost proportional to the window, not to the rest of the text, and
     for a non-shrinking measure the result is the same for every extension of the text.
     """
+    if fits(stop):  # the common streaming case: the rest fits in one message
+        return stop
     good, step = pos, 1
     while True:
         probe = pos + step

@@ -57,8 +57,14 @@ class ApiSession:
             write=read_timeout_s,
             pool=connect_timeout_s,
         )
+        # Every streaming answer holds one connection for its whole duration, so httpx's default
+        # pool of 100 would starve the 101st concurrent turn; the relay bounds concurrency.
+        limits = httpx.Limits(max_connections=None, max_keepalive_connections=100)
         self._http = httpx.AsyncClient(
-            transport=transport, timeout=timeout, headers={"User-Agent": "clickai-bridge"}
+            transport=transport,
+            timeout=timeout,
+            limits=limits,
+            headers={"User-Agent": "clickai-bridge"},
         )
         self._limiter = AsyncLimiter(requests_per_minute, 60)
         self._max_retries = max_retries

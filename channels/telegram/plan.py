@@ -3,18 +3,31 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from bridge.render import md_to_telegram_html, telegram_measure, telegram_plain
 from bridge.text import Piece, split_pieces, utf16_len
 
 
-@dataclass(frozen=True, slots=True)
 class Content:
-    """One message's text: Telegram HTML, and the same text plain for "can't parse entities"."""
+    """One message's text: Telegram HTML, and the same text plain for "can't parse entities".
 
-    html: str
-    plain: str
+    The plain version is only needed after Telegram refuses the HTML, so it is built on first use
+    (rendering it on every streamed update was a measurable share of the bridge's CPU).
+    """
+
+    __slots__ = ("_plain", "html")
+
+    def __init__(self, html: str, plain: str | Callable[[], str]) -> None:
+        self.html = html
+        self._plain = plain
+
+    @property
+    def plain(self) -> str:
+        if callable(self._plain):
+            self._plain = self._plain()
+        return self._plain
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +39,7 @@ class Entry:
 
 
 def render(md: str) -> Content:
-    return Content(md_to_telegram_html(md), telegram_plain(md))
+    return Content(md_to_telegram_html(md), lambda: telegram_plain(md))
 
 
 def pieces(text: str, limit: int, start: int) -> list[Piece]:
@@ -49,7 +62,7 @@ def final_entries(text: str, notice: str | None, *, limit: int, start: int) -> l
         note = Content(f"<i>{html.escape(notice, quote=False)}</i>", notice)
         last = entries[-1].content if entries else None
         if last is not None and utf16_len(f"{last.html}\n\n{note.html}") <= limit:
-            joined = Content(f"{last.html}\n\n{note.html}", f"{last.plain}\n\n{notice}")
+            joined = Content(f"{last.html}\n\n{note.html}", lambda: f"{last.plain}\n\n{notice}")
             entries[-1] = Entry(joined, True)
         else:
             entries.append(Entry(note, False))

@@ -163,11 +163,6 @@ async def test_a_blocked_bot_stops_and_logs_once_per_chat(
     assert len([c for c in refused if c.method == "sendMessage"]) <= 3 * 2
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bridge/pacing.py: PacedReply._send_update lets a ChannelError other than "
-    "RateLimited escape its task (logged by asyncio as 'Task exception was never retrieved')",
-)
 async def test_a_failed_intermediate_update_is_not_an_unhandled_task_error(
     tg: FakeTelegram, clickai: FakeClickAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
