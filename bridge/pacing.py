@@ -28,6 +28,10 @@ log = logging.getLogger(__name__)
 
 FINAL, FIRST, INTERMEDIATE = 0, 1, 2
 RESERVE = 0.2  # share of the global burst that only first and final texts may spend
+GLOBAL_HOLD_S = 1.0
+"""After any 429 every chat waits this long (at most ``retry_after``): the platform does not say
+whether a penalty is per chat or bot-wide, and calls from other chats during a bot-wide penalty
+would each earn a 429 of their own (a cascade seen under load)."""
 Clock = Callable[[], float]
 
 
@@ -129,11 +133,14 @@ class PaceState:
 
     def penalise(self, key: str, retry_after: float, *, global_: bool) -> None:
         """The platform said wait: nothing goes to ``key`` (or anywhere) before it passes."""
-        until = self.now() + max(0.0, retry_after)
+        now = self.now()
+        until = now + max(0.0, retry_after)
         if global_:
             self._global_block = max(self._global_block, until)
         else:
             self._chat_ready[key] = max(self._chat_ready.get(key, 0.0), until)
+            hold = now + min(max(0.0, retry_after), GLOBAL_HOLD_S)
+            self._global_block = max(self._global_block, hold)
 
     def forget(self, slot: Slot) -> None:
         self._waiting.pop(slot.seq, None)
