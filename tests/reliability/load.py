@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import signal
 import sqlite3
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from tests.fakes.slack import (
     signed_headers,
 )
 from tests.fakes.telegram import FakeTelegram, FloodLimits, TgUser
+from tests.reliability.harness import BridgeProcess, free_port
 from tests.reliability.outcomes import default_answer
 
 SLACK_UPDATES_PER_MINUTE = 3000  # the fake's chat.update limit; the bridge is set below it
@@ -127,7 +129,9 @@ async def _idle(app: BridgeApp, deadline: float) -> None:
         await asyncio.wait_for(app.relay.wait_idle(), max(1.0, deadline - time.monotonic()))
 
 
-async def run_telegram(conversations: int, messages: int, time_limit_s: float) -> Figures:
+async def run_telegram(
+    conversations: int, messages: int, time_limit_s: float, *, own_process: bool = False
+) -> Figures:
     started = time.monotonic()
     deadline = started + time_limit_s
     with tempfile.TemporaryDirectory() as tmp:
@@ -138,8 +142,18 @@ async def run_telegram(conversations: int, messages: int, time_limit_s: float) -
                 "BRIDGE_TELEGRAM__TOKEN": tg.token,
                 "BRIDGE_TELEGRAM__API_BASE_URL": tg.url,
             }
-            app = BridgeApp(load_settings(None, env))
-            await app.start()
+            app: BridgeApp | None = None
+            child: BridgeProcess | None = None
+            if own_process:
+                # The bridge in its own process, as deployed: its event loop is not shared with
+                # the fakes, so the fake's clock sees calls when the bridge actually sends them.
+                port = free_port()
+                env["BRIDGE_SERVER__LISTEN"] = f"127.0.0.1:{port}"
+                child = BridgeProcess(env, Path(tmp), port, "load")
+                await child.start("telegram")
+            else:
+                app = BridgeApp(load_settings(None, env))
+                await app.start()
             users = [TgUser(id=10_000 + i, first_name=f"L{i}") for i in range(conversations)]
             expected: dict[int, list[str]] = {u.id: [] for u in users}
             try:
@@ -156,9 +170,14 @@ async def run_telegram(conversations: int, messages: int, time_limit_s: float) -
                     )
 
                 completed = await _settle(lambda: answered() >= total, deadline)
-                await _idle(app, deadline)
+                if app is not None:
+                    await _idle(app, deadline)
             finally:
-                await app.stop()
+                if app is not None:
+                    await app.stop()
+                if child is not None:
+                    child.signal(signal.SIGTERM)
+                    await child.wait(max(30.0, deadline - time.monotonic()))
             answers = duplicates = losses = 0
             for uid, want in expected.items():
                 a, d, lost = _count(tg.chat(uid).texts(), want)
@@ -259,9 +278,16 @@ async def run_slack(conversations: int, messages: int, time_limit_s: float) -> F
             await slack.close()
 
 
-async def run(channel: str, conversations: int, messages: int, time_limit_s: float) -> Figures:
+async def run(
+    channel: str,
+    conversations: int,
+    messages: int,
+    time_limit_s: float,
+    *,
+    own_process: bool = False,
+) -> Figures:
     if channel == "telegram":
-        return await run_telegram(conversations, messages, time_limit_s)
+        return await run_telegram(conversations, messages, time_limit_s, own_process=own_process)
     return await run_slack(conversations, messages, time_limit_s)
 
 
@@ -271,9 +297,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--messages", type=int, default=5)
     parser.add_argument("--channel", choices=("telegram", "slack"), default="telegram")
     parser.add_argument("--time-limit", type=float, default=1800.0, help="seconds (bound)")
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="telegram: run the bridge in this process, sharing the fakes' event loop",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    figures = asyncio.run(run(args.channel, args.conversations, args.messages, args.time_limit))
+    figures = asyncio.run(
+        run(
+            args.channel,
+            args.conversations,
+            args.messages,
+            args.time_limit,
+            own_process=not args.in_process,
+        )
+    )
     print(json.dumps(asdict(figures), indent=2))
     ok = (
         figures.completed
