@@ -49,19 +49,6 @@ def build_channels(settings: Settings) -> list[Channel]:
     return channels
 
 
-def make_client(settings: Settings) -> ClickAIClient:
-    c = settings.clickai
-    return ClickAIClient(
-        base_url=c.base_url,
-        api_key=c.api_key,
-        connect_timeout_s=c.connect_timeout_s,
-        read_timeout_s=c.read_timeout_s,
-        idle_timeout_s=c.idle_timeout_s,
-        requests_per_minute=c.requests_per_minute,
-        max_retries=c.max_retries,
-    )
-
-
 class BridgeApp:
     """One running bridge. ``channels=None`` builds them from the settings."""
 
@@ -99,7 +86,7 @@ class BridgeApp:
         s = self.settings
         self.store = open_store(s.store.url)
         await self.store.open()
-        self.clickai = make_client(s)
+        self.clickai = ClickAIClient.from_config(s.clickai)
         mode = await self._resolve_mode(self.clickai)
         await self._check_inputs(self.clickai)
         options = TurnOptions(

@@ -13,8 +13,8 @@ from typing import Literal, TextIO
 
 import httpx
 
-from bridge.app import BridgeApp, make_client
-from bridge.clickai import StudioClient
+from bridge.app import BridgeApp
+from bridge.clickai import ClickAIClient, StudioClient
 from bridge.config import Settings
 from bridge.errors import ClickAIError
 from bridge.i18n import pick_language, t
@@ -50,7 +50,7 @@ async def check(settings: Settings, say: Printer) -> bool:
 
 
 async def _check_clickai(settings: Settings, say: Printer) -> bool:
-    client = make_client(settings)
+    client = ClickAIClient.from_config(settings.clickai)
     try:
         params = await client.parameters()
     except ClickAIError as exc:
@@ -135,21 +135,10 @@ async def apps(settings: Settings, mode: str | None, say: Printer) -> bool:
     if c.studio_token is None or not c.workspace_id:
         say("apps: set clickai.studio_token and clickai.workspace_id first")
         return False
-    client = StudioClient(base_url=c.studio_base_url, token=c.studio_token)
+    client = StudioClient.from_config(c)
     try:
-        page = 1
-        while True:
-            body = await client.list_assistants(
-                workspace_id=c.workspace_id, mode=mode, page=page, page_size=50
-            )
-            items = body.get("data")
-            rows = items if isinstance(items, list) else []
-            for item in rows:
-                if isinstance(item, dict):
-                    say(f"{item.get('id', '?')}\t{item.get('mode', '?')}\t{item.get('name', '')}")
-            if not body.get("has_more") or not rows:
-                break
-            page += 1
+        async for item in client.iter_assistants(workspace_id=c.workspace_id, mode=mode):
+            say(f"{item.get('id', '?')}\t{item.get('mode', '?')}\t{item.get('name', '')}")
     except ClickAIError as exc:
         say(f"apps: FAIL: {exc}")
         return False

@@ -145,7 +145,7 @@ class SlackConfig(Section):
 
 
 class Settings(BaseSettings):
-    """The whole configuration."""
+    """The whole configuration; build it with :func:`load_settings` (environment over file)."""
 
     model_config = SettingsConfigDict(
         env_prefix="BRIDGE_",
@@ -162,18 +162,6 @@ class Settings(BaseSettings):
     log: LogConfig = LogConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # init = the TOML file's content; the environment wins over it.
-        return (env_settings, init_settings)
 
 
 _ENV_IGNORED = {"BRIDGE_CONFIG"}
