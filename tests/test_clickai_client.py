@@ -20,7 +20,7 @@ from bridge.clickai import (
     TurnRequest,
 )
 from bridge.errors import ClickAIError
-from tests.fakes.clickai import FakeClickAI, HttpFailure, RawFrames, Reply
+from tests.fakes.clickai import FakeClickAI, HttpFailure, Reply
 
 
 class Sleeper:
@@ -303,29 +303,7 @@ async def test_no_retry_after_the_first_event(
     assert sleeper.delays == []
 
 
-async def test_an_empty_stream_is_retried(
-    fake: FakeClickAI, client: ClickAIClient, sleeper: Sleeper
-) -> None:
-    fake.script(RawFrames(["event: ping\n\n"]))
-    events = await collect(client, chat("second time lucky"))
-    assert text_of(events) == "You said: second time lucky"
-    assert len(fake.calls("/v1/chat-messages")) == 2
-
-
 # -- idle timeout ------------------------------------------------------------------------------
-
-
-async def test_pings_only_hang_hits_the_idle_timeout(sleeper: Sleeper) -> None:
-    async with FakeClickAI(mode="advanced-chat", ping_interval=0.05) as fake:
-        # If pings re-armed the timer, the stream would end at hang_seconds with an EOF
-        # (kind "upstream"), not with "timeout".
-        fake.script(Reply(hang=True, hang_seconds=3.0), Reply(hang=True, hang_seconds=3.0))
-        async with make_client(fake, sleeper, idle_timeout_s=0.3, max_retries=1) as client:
-            with pytest.raises(ClickAIError) as info:
-                await collect(client, chat())
-        assert info.value.kind == "timeout"
-        assert len(fake.calls("/v1/chat-messages")) == 2  # timeout before any event: retried
-        assert len(sleeper.delays) == 1
 
 
 async def test_data_frames_rearm_the_idle_timeout(fake: FakeClickAI, sleeper: Sleeper) -> None:

@@ -199,10 +199,11 @@ async def test_pings_only_hang_times_out_with_a_notice(fake: FakeClickAI, tmp_pa
     fake.ping_interval = 0.05
     r = await make_rig(fake, tmp_path / "b.db", idle_timeout_s=0.3)
     try:
-        fake.script(Reply(hang=True), Reply(hang=True))  # the first attempt is retried once
+        fake.script(Reply(hang=True), Reply(hang=True))
         await r.relay.submit(r.channel.message("hello"))
         await r.settle()
         assert r.channel.chat("42")[0].notice == t("en", "err_timeout")
+        assert len(fake.calls("chat-messages")) == 1  # accepted with 200: never sent again
     finally:
         await r.pacer.stop()
         await r.client.aclose()

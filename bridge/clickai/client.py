@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from contextlib import aclosing
 from typing import Any, Literal
 
 import httpx
@@ -14,7 +15,7 @@ from pydantic import SecretStr
 
 from bridge.clickai.errors import error_from_transport
 from bridge.clickai.events import RunMode, StreamEvent, TurnRequest, UploadedFile
-from bridge.clickai.session import ApiSession
+from bridge.clickai.session import ApiSession, not_accepted
 from bridge.clickai.sse import StreamInterpreter, blocking_events
 from bridge.config import ClickAIConfig
 from bridge.errors import ClickAIError
@@ -27,6 +28,14 @@ _STOP_PATHS: dict[RunMode, str] = {
     "completion": "completion-messages/{}/stop",
     "workflow": "workflows/tasks/{}/stop",
 }
+STOP_TIMEOUT_S = 5.0
+"""How long an abandoned stream's stop call may hold a turn that is ending (or shutting down)."""
+
+
+class _Opened:
+    """Whether ClickAI answered a generation request with a 2xx (it then runs it to the end)."""
+
+    accepted = False
 
 
 class ClickAIClient:
@@ -91,23 +100,28 @@ class ClickAIClient:
     async def run(self, turn: TurnRequest) -> AsyncIterator[StreamEvent]:
         """Send one turn; yields Started, then deltas/thoughts/files, then Finished.
 
-        Retries (rate_limited, upstream, timeout) happen only before the first event is
-        yielded; once anything was yielded a failure raises ClickAIError to the caller.
-        A caller that may stop early should wrap the iterator in ``contextlib.aclosing`` so
-        the HTTP stream is closed at once.
+        A turn is sent again only when ClickAI provably did not accept it (connection refused,
+        HTTP 429 or 5xx before any body): once a 200 answer is open the request is never repeated,
+        because ClickAI runs every accepted request to the end and saves it in the conversation.
+        When the client gives up on an open stream (idle timeout, dropped connection, the caller
+        cancelling or closing the iterator) it asks ClickAI to stop the task, with the same
+        ``user``. A caller that may stop early should wrap the iterator in
+        ``contextlib.aclosing`` so the HTTP stream is closed at once.
         """
         path, body = _turn_body(turn)
         scoped = turn.mode == "chat" and bool(turn.conversation_id)
         tries = 0
         while True:
-            yielded = False
+            opened = _Opened()
             try:
-                async for event in self._run_once(turn, path, body, scoped):
-                    yielded = True
-                    yield event
+                attempt = self._run_once(turn, path, body, scoped, opened)
+                async with aclosing(attempt):  # closing ``run`` early closes the stream now
+                    async for event in attempt:
+                        yield event
                 return
             except ClickAIError as exc:
-                delay = None if yielded else self._session.retry_delay(exc, tries)
+                retryable = not opened.accepted and not_accepted(exc)
+                delay = self._session.retry_delay(exc, tries) if retryable else None
                 if delay is None:
                     raise
                 tries += 1
@@ -115,11 +129,17 @@ class ClickAIClient:
                 await self._sleep(delay)
 
     async def _run_once(
-        self, turn: TurnRequest, path: str, body: dict[str, Any], scoped: bool
-    ) -> AsyncIterator[StreamEvent]:
+        self,
+        turn: TurnRequest,
+        path: str,
+        body: dict[str, Any],
+        scoped: bool,
+        opened: _Opened,
+    ) -> AsyncGenerator[StreamEvent, None]:
         async with self._session.open_stream(
             "POST", path, json=body, conversation_scoped=scoped
         ) as response:
+            opened.accepted = True
             content_type = response.headers.get("content-type", "")
             if "text/event-stream" not in content_type:
                 payload = await _read_json(response)
@@ -127,31 +147,58 @@ class ClickAIClient:
                     yield event
                 return
             interpreter = StreamInterpreter(workflow_output=turn.workflow_output)
-            frames = EventSource(response).aiter_sse()
-            loop = asyncio.get_running_loop()
-            deadline = loop.time() + self._idle_timeout_s
+            events = self._frames(response, interpreter)
             try:
-                while not interpreter.done:
-                    try:
-                        async with asyncio.timeout_at(deadline):
-                            sse = await frames.__anext__()
-                    except StopAsyncIteration:
-                        for event in interpreter.eof():
-                            yield event
-                        return
-                    except TimeoutError as exc:
-                        raise ClickAIError(
-                            "timeout", f"no data from ClickAI for {self._idle_timeout_s:g}s"
-                        ) from exc
-                    except httpx.TransportError as exc:
-                        raise error_from_transport(exc) from exc
-                    events, is_data = interpreter.feed(sse.event, sse.data)
-                    if is_data:
-                        deadline = loop.time() + self._idle_timeout_s
-                    for event in events:
+                async with aclosing(events):
+                    async for event in events:
                         yield event
-            finally:
-                await frames.aclose()
+            except (ClickAIError, asyncio.CancelledError, GeneratorExit) as exc:
+                if not interpreter.done and not interpreter.failed:
+                    await self._give_up(interpreter.task_id, turn, exc)
+                raise
+
+    async def _frames(
+        self, response: httpx.Response, interpreter: StreamInterpreter
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """The events of one open SSE answer, with the idle timeout (pings do not re-arm it)."""
+        frames = EventSource(response).aiter_sse()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._idle_timeout_s
+        try:
+            while not interpreter.done:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        sse = await frames.__anext__()
+                except StopAsyncIteration:
+                    for event in interpreter.eof():
+                        yield event
+                    return
+                except TimeoutError as exc:
+                    raise ClickAIError(
+                        "timeout", f"no data from ClickAI for {self._idle_timeout_s:g}s"
+                    ) from exc
+                except httpx.TransportError as exc:
+                    raise error_from_transport(exc) from exc
+                events, is_data = interpreter.feed(sse.event, sse.data)
+                if is_data:
+                    deadline = loop.time() + self._idle_timeout_s
+                for event in events:
+                    yield event
+        finally:
+            await frames.aclose()
+
+    async def _give_up(self, task_id: str, turn: TurnRequest, why: BaseException) -> None:
+        """Stop a task whose stream the bridge abandons, so ClickAI does not finish it unseen."""
+        reason = type(why).__name__ if not isinstance(why, ClickAIError) else why.kind
+        if not task_id:
+            log.warning("abandoning a ClickAI stream (%s) before its task id was known", reason)
+            return
+        log.info("abandoning ClickAI task %s (%s); asking ClickAI to stop it", task_id, reason)
+        try:
+            async with asyncio.timeout(STOP_TIMEOUT_S):
+                await self.stop(task_id, user=turn.user, mode=turn.mode)
+        except (ClickAIError, TimeoutError) as exc:
+            log.warning("could not stop abandoned ClickAI task %s: %s", task_id, exc)
 
     # -- files, feedback, stop ---------------------------------------------------------------
 

@@ -224,6 +224,21 @@ class ApiSession:
         await self._http.aclose()
 
 
+_UNSENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+def not_accepted(exc: ClickAIError) -> bool:
+    """True when the failed request provably never started work on the server.
+
+    That is a connection that was never made, or an HTTP error status (429, 5xx, the 400 "Too
+    many requests" concurrency cap) answered instead of a result. A read timeout or a reset
+    after the request went out proves nothing: the server may be running it.
+    """
+    if exc.status:
+        return exc.status == 429 or exc.status >= 500 or exc.kind == "rate_limited"
+    return isinstance(exc.__cause__, _UNSENT)
+
+
 def _port(url: httpx.URL) -> int | None:
     if url.port is not None:
         return url.port

@@ -43,10 +43,18 @@ class StreamInterpreter:
         self._chatflow = False
         self._end_usage: dict[str, Any] | None = None
         self.done = False
+        self.failed = False
+        """The server ended the stream in failure (an ``error`` frame, a failed run, or EOF
+        before any answer): nothing is left running on its side."""
 
     @property
     def started(self) -> bool:
         return self._started
+
+    @property
+    def task_id(self) -> str:
+        """The run's task id ("" until a data frame carried it): what the stop endpoints take."""
+        return self._ids["task_id"]
 
     def feed(self, sse_event: str, data: str) -> tuple[list[StreamEvent], bool]:
         """Interpret one frame: returns (events, is_data_frame). Pings are not data frames."""
@@ -64,6 +72,13 @@ class StreamInterpreter:
     def feed_frame(self, frame: Mapping[str, Any]) -> list[StreamEvent]:
         if self.done:
             return []
+        try:
+            return self._interpret(frame)
+        except ClickAIError:
+            self.failed = True
+            raise
+
+    def _interpret(self, frame: Mapping[str, Any]) -> list[StreamEvent]:
         kind = _s(frame.get("event"))
         if kind == "error":
             raise error_from_frame(frame)
@@ -108,6 +123,7 @@ class StreamInterpreter:
         if self._end_usage is not None:
             return [self._finish(usage=self._end_usage)]
         if not self._got_text:
+            self.failed = True
             raise ClickAIError("upstream", "ClickAI closed the stream without an answer")
         log.warning("ClickAI stream ended without a terminal frame; keeping the partial answer")
         return [self._finish(usage={})]

@@ -87,6 +87,8 @@ async def test_telegram_polling_shutdown_finishes_cuts_and_leaves_new_updates_un
             assert cut.restarting == 1 and cut.answers == 0, telegram_texts(tg, long_.id)
             assert telegram_texts(tg, late.id) == []
             assert [u["update_id"] for u in tg.updates] == [arrived["update_id"]]  # unconfirmed
+            long_post = clickai.calls("chat-messages")[1].json
+            assert [user for _, user in clickai.stops] == [long_post["user"]]  # cut → stopped
             store_is_clean(db)
 
             await second.start("telegram")
@@ -134,6 +136,8 @@ async def test_slack_shutdown_finishes_cuts_and_answers_503_meanwhile(
         assert classify(slack_texts(slack, "C1", short["ts"]), SHORT).answers == 1
         cut = classify(slack_texts(slack, "C2", long_["ts"]), LONG)
         assert cut.restarting == 1 and cut.answers == 0, slack_texts(slack, "C2", long_["ts"])
+        long_post = clickai.calls("chat-messages")[1].json
+        assert [user for _, user in clickai.stops] == [long_post["user"]]  # cut → stopped
         store_is_clean(db)
 
         await second.start("slack")
