@@ -11,16 +11,9 @@ import pytest
 from bridge.clickai import ClickAIClient, Started, StreamEvent, TextDelta, TurnRequest
 from bridge.errors import ClickAIError
 from tests.fakes.clickai import FakeClickAI, HttpFailure, RawFrames, Reply
+from tests.test_clickai_client import Sleeper
 
 USER = "telegram:7"
-
-
-class Sleeper:
-    def __init__(self) -> None:
-        self.delays: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.delays.append(seconds)
 
 
 @pytest.fixture
