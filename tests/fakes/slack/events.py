@@ -1,0 +1,184 @@
+"""Builders of what Slack delivers: event envelopes, interactivity payloads, signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+from tests.fakes.slack.model import (
+    APP_ID,
+    BOT_USER,
+    SIGNING_SECRET,
+    TEAM_ID,
+)
+
+
+class Events:
+    """Builds event envelopes and interactivity payloads like Slack sends them."""
+
+    def __init__(self, *, team_id: str = TEAM_ID, bot_user: str = BOT_USER) -> None:
+        self.team_id = team_id
+        self.bot_user = bot_user
+        self._n = itertools.count(1)
+
+    def ts(self) -> str:
+        n = next(self._n)
+        return f"{1_700_000_000 + n}.{n:06d}"
+
+    def envelope(self, event: dict[str, Any], *, event_id: str = "") -> dict[str, Any]:
+        return {
+            "token": "legacy",
+            "team_id": self.team_id,
+            "api_app_id": APP_ID,
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(self._n):08d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {"team_id": self.team_id, "user_id": self.bot_user, "is_bot": True}
+            ],
+        }
+
+    def mention(
+        self,
+        text: str,
+        *,
+        channel: str = "C1",
+        user: str = "U1",
+        ts: str = "",
+        thread_ts: str = "",
+        files: list[dict[str, Any]] | None = None,
+    ) -> dict[str, Any]:
+        ts = ts or self.ts()
+        event: dict[str, Any] = {
+            "type": "app_mention",
+            "user": user,
+            "text": f"<@{self.bot_user}> {text}",
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+            "team": self.team_id,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        if files is not None:
+            event["files"] = files
+        return event
+
+    def message(
+        self,
+        text: str,
+        *,
+        channel: str = "C1",
+        user: str = "U1",
+        ts: str = "",
+        thread_ts: str = "",
+        channel_type: str = "channel",
+        subtype: str = "",
+        **extra: Any,
+    ) -> dict[str, Any]:
+        ts = ts or self.ts()
+        event: dict[str, Any] = {
+            "type": "message",
+            "user": user,
+            "text": text,
+            "ts": ts,
+            "channel": channel,
+            "event_ts": ts,
+            "channel_type": channel_type,
+            "team": self.team_id,
+        }
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        if subtype:
+            event["subtype"] = subtype
+        event.update(extra)
+        return event
+
+    def dm(self, text: str, *, channel: str = "D1", **kw: Any) -> dict[str, Any]:
+        return self.message(text, channel=channel, channel_type="im", **kw)
+
+    def reaction(
+        self,
+        name: str,
+        *,
+        ts: str,
+        channel: str = "C1",
+        user: str = "U1",
+        added: bool = True,
+        item_user: str = BOT_USER,
+    ) -> dict[str, Any]:
+        return {
+            "type": "reaction_added" if added else "reaction_removed",
+            "user": user,
+            "reaction": name,
+            "item_user": item_user,
+            "item": {"type": "message", "channel": channel, "ts": ts},
+            "event_ts": self.ts(),
+        }
+
+    def feedback_click(
+        self,
+        value: str,
+        *,
+        message_ts: str,
+        channel: str = "C1",
+        user: str = "U1",
+        thread_ts: str = "",
+    ) -> dict[str, Any]:
+        return {
+            "type": "block_actions",
+            "team": {"id": self.team_id},
+            "user": {"id": user, "team_id": self.team_id},
+            "api_app_id": APP_ID,
+            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "channel": {"id": channel},
+            "message": {"ts": message_ts, "thread_ts": thread_ts or message_ts, "type": "message"},
+            "trigger_id": "1.2.3",
+            "actions": [
+                {
+                    "type": "feedback_buttons",
+                    "action_id": "clickai_feedback",
+                    "block_id": "b1",
+                    "value": value,
+                    "action_ts": self.ts(),
+                }
+            ],
+        }
+
+
+def signed_headers(
+    body: bytes,
+    *,
+    secret: str = SIGNING_SECRET,
+    timestamp: int | None = None,
+    content_type: str = "application/json",
+    retry_num: int | None = None,
+) -> dict[str, str]:
+    """Headers Slack would send with ``body`` (signature over the raw bytes)."""
+    stamp = str(int(time.time()) if timestamp is None else timestamp)
+    base = b"v0:" + stamp.encode() + b":" + body
+    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+    headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": stamp,
+        "X-Slack-Signature": signature,
+    }
+    if retry_num is not None:
+        headers["X-Slack-Retry-Num"] = str(retry_num)
+        headers["X-Slack-Retry-Reason"] = "http_timeout"
+    return headers
+
+
+def json_body(payload: dict[str, Any]) -> bytes:
+    return json.dumps(payload).encode()
+
+
+def form_body(payload: dict[str, Any]) -> bytes:
+    """Interactivity payloads arrive form-encoded as ``payload=<json>``."""
+    return urlencode({"payload": json.dumps(payload)}).encode()
