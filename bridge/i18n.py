@@ -14,6 +14,13 @@ _EN: dict[str, str] = {
     "err_upstream": "⚠️ The assistant ran into a problem. Please try again.",
     "err_timeout": "⌛ The assistant took too long to answer. Please try again.",
     "err_internal": "⚠️ Something went wrong on our side. Please try again.",
+    "err_file_not_accepted": "📎 The assistant does not accept this kind of file.",
+    "err_file_not_accepted_named": "📎 The assistant does not accept the file “{name}”.",
+    "err_too_many_files": "📎 Too many files: the assistant takes at most {limit} per message.",
+    "err_missing_input": (
+        "⚠️ The assistant needs a value for “{name}” that this bridge does not send. "
+        "Please tell the operator."
+    ),
     "partial_note": "(the answer above is incomplete)",
     "conversation_reset": "ℹ️ The previous conversation had expired, so a new one was started.",
     "new_conversation": "🆕 Started a new conversation.",
@@ -66,6 +73,13 @@ _VI: dict[str, str] = {
     "err_upstream": "⚠️ Trợ lý gặp sự cố. Vui lòng thử lại.",
     "err_timeout": "⌛ Trợ lý phản hồi quá lâu. Vui lòng thử lại.",
     "err_internal": "⚠️ Đã có lỗi xảy ra phía chúng tôi. Vui lòng thử lại.",
+    "err_file_not_accepted": "📎 Trợ lý không nhận loại tệp này.",
+    "err_file_not_accepted_named": "📎 Trợ lý không nhận tệp “{name}”.",
+    "err_too_many_files": "📎 Quá nhiều tệp: trợ lý chỉ nhận tối đa {limit} tệp mỗi tin nhắn.",
+    "err_missing_input": (
+        "⚠️ Trợ lý cần giá trị cho “{name}” mà cầu nối này không gửi. "
+        "Vui lòng báo cho quản trị viên."
+    ),
     "partial_note": "(câu trả lời ở trên chưa đầy đủ)",
     "conversation_reset": (
         "ℹ️ Cuộc trò chuyện trước đã hết hạn nên một cuộc trò chuyện mới đã được bắt đầu."

@@ -14,6 +14,7 @@ from bridge.errors import AttachmentError, ChannelError, ClickAIError, ReplyGone
 from bridge.i18n import t
 from bridge.metrics import Metrics
 from bridge.model import Channel, FeedbackOutcome, InboundMessage, Rating, ReplyRef
+from bridge.notices import clickai_notice
 from bridge.pacing import PacedReply, Pacer
 from bridge.store.base import EventRow, Store
 from bridge.tasks import KeyedLocks, TaskSet
@@ -306,8 +307,7 @@ class Relay:
             outcome = "failed"
             self._metrics.clickai_errors.labels(exc.kind).inc()
             log.warning("%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
-            kind = "upstream" if exc.kind == "conversation_gone" else exc.kind
-            await paced.finish(state.text, notice=t(msg.language, f"err_{kind}"))
+            await paced.finish(state.text, notice=clickai_notice(msg.language, exc))
         except AttachmentError as exc:
             outcome = "failed"
             log.info("%s: attachment refused for %s: %s", msg.key.channel, scope, exc.reason)

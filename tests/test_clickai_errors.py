@@ -61,7 +61,7 @@ async def turn_error(
         (403, "forbidden", "The app's API service has been disabled.", "forbidden"),
         (404, "not_found", "Workflow not found with id: x", "bad_request"),
         (429, "too_many_requests", "Too many requests", "rate_limited"),
-        (429, "rate_limit_error", "Rate Limit Error", "rate_limited"),
+        (429, "rate_limit_error", "Rate Limit Error", "quota"),  # plan quota: no retry
         (400, "provider_quota_exceeded", "quota gone", "quota"),
         (400, "rate_limit_error", "Workflow execution quota limit reached", "quota"),
         (400, "invalid_param", "Too many requests. Please try again later.", "rate_limited"),

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 
@@ -42,6 +44,8 @@ def error_from_response(
 
 
 def _kind_for(status: int, code: str, message: str, *, conversation_scoped: bool) -> ErrorKind:
+    if code in _QUOTA_CODES:
+        return "quota"  # the plan's quota (a 429 too): waiting seconds does not help
     if status == 401:
         return "auth"
     if status == 403:
@@ -52,8 +56,6 @@ def _kind_for(status: int, code: str, message: str, *, conversation_scoped: bool
         return "bad_request"
     if status == 429:
         return "rate_limited"
-    if status == 400 and code in _QUOTA_CODES:
-        return "quota"
     if status == 400 and code == "invalid_param" and message.startswith("Too many requests"):
         return "rate_limited"
     if 400 <= status < 500:
@@ -61,14 +63,61 @@ def _kind_for(status: int, code: str, message: str, *, conversation_scoped: bool
     return "upstream"
 
 
-def error_from_frame(data: Mapping[str, Any]) -> ClickAIError:
-    """Map an SSE ``error`` frame (the stream had already started with HTTP 200)."""
+def error_from_frame(data: Mapping[str, Any], *, before_run: bool = False) -> ClickAIError:
+    """Map an SSE ``error`` frame (the stream had already started with HTTP 200).
+
+    ``before_run`` is True when no data frame came before it. Workflow-based apps validate a
+    streaming request only after answering 200, so an error frame without a ``code`` at that
+    point (``status`` 500 all the same) is the request's fault: a ``bad_request``.
+    """
     code = _text(data.get("code"))
     raw_status = data.get("status")
     status = raw_status if isinstance(raw_status, int) else 0
-    kind: ErrorKind = "quota" if code == "provider_quota_exceeded" else "upstream"
+    kind: ErrorKind = "upstream"
+    if code in _QUOTA_CODES:
+        kind = "quota"
+    elif before_run and not code:
+        kind = "bad_request"
     message = _text(data.get("message"))[:_MAX_MESSAGE_CHARS] or "error event in stream"
     return ClickAIError(kind, message, status=status, code=code)
+
+
+ProblemKind = Literal["file_not_accepted", "too_many_files", "missing_input"]
+
+
+@dataclass(frozen=True, slots=True)
+class RequestProblem:
+    """What was wrong with a request ClickAI refused, as far as its message says.
+
+    ``detail`` is the file name, the file-count limit or the input name ("" when not given).
+    """
+
+    kind: ProblemKind
+    detail: str = ""
+
+
+_PROBLEMS: tuple[tuple[re.Pattern[str], ProblemKind], ...] = (
+    (re.compile(r"^File validation failed for file: (.*)$", re.S), "file_not_accepted"),
+    (re.compile(r"^Invalid upload file()"), "file_not_accepted"),
+    (re.compile(r"^Number of files exceeds the maximum limit (\d+)"), "too_many_files"),
+    (re.compile(r"^(\S+) is required in input form"), "missing_input"),
+    (re.compile(r"^(query) is required"), "missing_input"),
+)
+
+
+def request_problem(exc: ClickAIError) -> RequestProblem | None:
+    """The user-correctable cause of a ``bad_request``, or None.
+
+    Dify gives these validation errors no ``code`` of their own (``invalid_param`` in
+    blocking mode, none at all in a streaming error frame), so the message is all there is.
+    """
+    if exc.kind != "bad_request":
+        return None
+    for pattern, kind in _PROBLEMS:
+        match = pattern.match(exc.message)
+        if match:
+            return RequestProblem(kind, match.group(1).strip())
+    return None
 
 
 def error_from_transport(exc: httpx.TransportError) -> ClickAIError:

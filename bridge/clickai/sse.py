@@ -81,7 +81,7 @@ class StreamInterpreter:
     def _interpret(self, frame: Mapping[str, Any]) -> list[StreamEvent]:
         kind = _s(frame.get("event"))
         if kind == "error":
-            raise error_from_frame(frame)
+            raise error_from_frame(frame, before_run=not self._started)
         out: list[StreamEvent] = []
         self._note_ids(frame)
         if not self._started:

@@ -1,0 +1,22 @@
+"""What the user is told when ClickAI refuses or fails a turn, in their language."""
+
+from __future__ import annotations
+
+from bridge.clickai.errors import request_problem
+from bridge.errors import ClickAIError
+from bridge.i18n import t
+
+
+def clickai_notice(lang: str, exc: ClickAIError) -> str:
+    """The translated notice for a failed turn; a request's own fault says what was wrong."""
+    problem = request_problem(exc)
+    if problem is not None:
+        if problem.kind == "too_many_files":
+            return t(lang, "err_too_many_files", limit=problem.detail)
+        if problem.kind == "missing_input":
+            return t(lang, "err_missing_input", name=problem.detail)
+        if problem.detail:
+            return t(lang, "err_file_not_accepted_named", name=problem.detail)
+        return t(lang, "err_file_not_accepted")
+    kind = "upstream" if exc.kind == "conversation_gone" else exc.kind
+    return t(lang, f"err_{kind}")

@@ -1,0 +1,134 @@
+"""The raw responses of a real Dify 1.14.2 server (``shared/reference/dify-real``) as fixtures.
+
+The directory sits beside the repository clone (``<repo>/../shared/reference/dify-real``);
+tests that need it call :func:`require` and are skipped when it is absent. Each capture is a
+``.body`` or ``.sse`` file, with the status line and headers in a ``.headers`` file when one was
+kept. Two kinds of capture are not the wire bytes as they are and are normalised here, which the
+``verbatim`` flag records:
+
+- curl's ``-w`` status (``" 200"``, ``" HTTP 200"``) was appended to some bodies: it is cut off
+  and, when no ``.headers`` file exists, gives the status;
+- a few streams were logged one line per frame with an arrival timestamp in front and without
+  the blank line that ends each SSE frame: they are re-framed (``line + "\\n\\n"``), and
+  ``gaps`` keeps the seconds between frames so a replay can reproduce the timing.
+
+``replay(capture)`` is the :class:`tests.fakes.clickai.RawFrames` that makes the fake ClickAI
+answer exactly this capture.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+import pytest
+
+from tests.fakes.clickai import RawFrames
+
+DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "dify-real"
+_CURL_STATUS = re.compile(rb"(?<=\n) ?(?:HTTP )?(\d{3})\n?$")
+_STAMPED = re.compile(rb"^(\d{10}\.\d+) (.*)$")
+_SSE = "text/event-stream; charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Capture:
+    """One captured response, ready to be served again."""
+
+    name: str
+    status: int
+    content_type: str
+    body: bytes
+    frames: tuple[bytes, ...]
+    gaps: tuple[float, ...]
+    verbatim: bool
+
+    @property
+    def is_stream(self) -> bool:
+        return self.content_type.startswith("text/event-stream")
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+
+def require() -> Path:
+    """The capture directory, or skip the calling test when it is not beside the clone."""
+    if not DIR.is_dir():
+        pytest.skip(f"real Dify captures not found at {DIR}")
+    return DIR
+
+
+def names() -> list[str]:
+    """Every capture (file stem), or [] when the directory is absent."""
+    if not DIR.is_dir():
+        return []
+    return sorted(p.stem for p in DIR.iterdir() if p.suffix in (".body", ".sse"))
+
+
+@cache
+def load(name: str) -> Capture:
+    """The capture whose file stem is ``name`` (e.g. ``"01-stream"``)."""
+    folder = require()
+    [path] = [p for p in (folder / f"{name}.body", folder / f"{name}.sse") if p.exists()]
+    raw = path.read_bytes()
+    status, content_type = _headers(folder, name)
+    verbatim = True
+    trailer = _CURL_STATUS.search(raw)
+    if trailer:
+        raw, verbatim = raw[: trailer.start()], False
+        status = status or int(trailer.group(1))
+    frames: tuple[bytes, ...] = (raw,)
+    gaps: tuple[float, ...] = ()
+    stamped = [_STAMPED.match(line) for line in raw.splitlines()]
+    if stamped and all(stamped):
+        times = [float(m.group(1)) for m in stamped if m]
+        frames = tuple(m.group(2) + b"\n\n" for m in stamped if m)
+        gaps = tuple(b - a for a, b in itertools.pairwise(times))
+        raw, verbatim = b"".join(frames), False
+    if not content_type:
+        content_type = _sniff(raw)
+    if not status:
+        status = _status_in_body(raw) if content_type == "application/json" else 200
+    return Capture(name, status, content_type, raw, frames, gaps, verbatim)
+
+
+def replay(capture: Capture | str, *, time_scale: float = 0.0) -> RawFrames:
+    """The fake ClickAI answer that serves ``capture``; ``time_scale`` × the real gaps."""
+    cap = load(capture) if isinstance(capture, str) else capture
+    delay = max(cap.gaps, default=0.0) * time_scale
+    return RawFrames(cap.frames, delay=delay, content_type=cap.content_type, status=cap.status)
+
+
+def _headers(folder: Path, name: str) -> tuple[int, str]:
+    number = name.split("-", 1)[0]
+    for candidate in (folder / f"{name}.headers", folder / f"{number}.headers"):
+        if candidate.exists():
+            lines = candidate.read_text("latin-1").splitlines()
+            status = int(lines[0].split()[1])
+            fields = {
+                k.strip().lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])
+            }
+            return status, fields.get("content-type", "")
+    return 0, ""
+
+
+def _sniff(raw: bytes) -> str:
+    head = raw.lstrip()[:10]
+    if head.startswith((b"event:", b"data:")):
+        return _SSE
+    if head.startswith(b"<"):
+        return "text/html; charset=utf-8"
+    return "application/json"
+
+
+def _status_in_body(raw: bytes) -> int:
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        return 200
+    status = payload.get("status") if isinstance(payload, dict) else None
+    return status if isinstance(status, int) and "code" in payload else 200
