@@ -65,6 +65,8 @@ class Answer:
     message_id: str = ""
     conversation_id: str = ""
     files: list[FileProduced] = field(default_factory=list)
+    renewed: bool = False
+    """ClickAI answered in a new conversation instead of the one the turn named."""
 
 
 class TurnRunner:
@@ -102,7 +104,7 @@ class TurnRunner:
         notice = None
         if state.stop_requested:
             notice = t(msg.language, "stopped")
-        elif reset and self._opts.show_reset_notice:
+        elif (reset or answer.renewed) and self._opts.show_reset_notice:
             notice = t(msg.language, "conversation_reset")
         out_files = await self._fetch_files(answer.files)
         text = state.text or ("" if out_files else t(msg.language, "empty_answer"))
@@ -168,6 +170,16 @@ class TurnRunner:
         answer.message_id = event.message_id
         state.task_id = event.task_id
         if event.conversation_id and event.conversation_id != answer.conversation_id:
+            if answer.conversation_id:
+                # A chatflow given an unknown, deleted or foreign id answers 200 in a new
+                # conversation instead of 404: the same outcome as the 404 path.
+                log.info(
+                    "conversation %s of %s was replaced by %s",
+                    answer.conversation_id,
+                    msg.key.scope,
+                    event.conversation_id,
+                )
+                answer.renewed = True
             # Persist at once: a crash mid-answer must not orphan the new conversation.
             answer.conversation_id = event.conversation_id
             await self._store.set_conversation(msg.key.scope, event.conversation_id, state.user)
@@ -212,8 +224,7 @@ class TurnRunner:
             except ClickAIError as exc:
                 log.warning("could not fetch assistant file %s: %s", item.id, exc)
                 continue
-            name = posixpath.basename(urlparse(item.url).path) or f"{item.id}.bin"
-            mime = mimetypes.guess_type(name)[0] or "application/octet-stream"
+            name, mime = file_name_and_type(item)
             is_image = item.type == "image" or mime.startswith("image/")
             out.append(
                 OutboundFile(
@@ -221,6 +232,26 @@ class TurnRunner:
                 )
             )
         return out
+
+
+def file_name_and_type(item: FileProduced) -> tuple[str, str]:
+    """The name and MIME type to post an assistant file under.
+
+    The file object's ``filename``/``mime_type``/``extension`` win: a workflow's signed URL ends
+    in ``/file-preview``, which would reach the chat as an untyped file of that name.
+    """
+    extension = item.extension if item.extension.startswith(".") else f".{item.extension}"
+    extension = extension if len(extension) > 1 else ""
+    name = posixpath.basename(item.filename.replace("\\", "/"))
+    if not name:
+        from_url = posixpath.basename(urlparse(item.url).path)
+        name = from_url if from_url and from_url != "file-preview" else ""
+    if not name:
+        name = f"{item.id.rsplit('/', 1)[-1][:40] or 'file'}{extension or '.bin'}"
+    elif extension and not posixpath.splitext(name)[1]:
+        name += extension
+    mime = item.mime_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
+    return name, mime
 
 
 def safe_filename(name: str) -> str:

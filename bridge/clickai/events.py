@@ -50,12 +50,19 @@ class ThoughtUpdate:
 
 @dataclass(frozen=True, slots=True)
 class FileProduced:
-    """A file made by the assistant; ``url`` is short-lived (download it promptly)."""
+    """A file made by the assistant; ``url`` is short-lived (download it promptly).
+
+    ``filename``, ``mime_type`` and ``extension`` (with its dot) are "" when the server did not
+    say; a workflow's file-preview URL ends in ``/file-preview``, so only these name the file.
+    """
 
     id: str
     type: str
     url: str
     belongs_to: str = "assistant"
+    filename: str = ""
+    mime_type: str = ""
+    extension: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -187,7 +187,13 @@ def assistant_file(raw: object) -> FileProduced | None:
         return None
     file_id = _s(raw.get("id")) or _s(raw.get("related_id")) or _s(raw.get("upload_file_id"))
     return FileProduced(
-        id=file_id or url, type=_s(raw.get("type")) or "custom", url=url, belongs_to=belongs_to
+        id=file_id or url,
+        type=_s(raw.get("type")) or "custom",
+        url=url,
+        belongs_to=belongs_to,
+        filename=_s(raw.get("filename")) or _s(raw.get("name")),
+        mime_type=_s(raw.get("mime_type")),
+        extension=_s(raw.get("extension")),
     )
 
 

@@ -70,3 +70,60 @@ async def test_a_missing_input_tells_the_user_to_ask_the_operator(
     ) as b:
         await b.send(tg.text(ANN.id, ANN, "run it"))
         assert tg.chat(ANN.id).texts() == [t("en", "err_missing_input", name="query")]
+
+
+@pytest.mark.parametrize(
+    "name", ["04-unknown-conv-stream", "06-conv-other-user", "34-continue-deleted"]
+)
+async def test_a_chatflow_that_silently_starts_a_new_conversation_says_so(
+    tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path, name: str
+) -> None:
+    capture = captures.load(name)
+    async with bridge(tg, chatflow, tmp_path) as b:
+        await b.send(tg.text(ANN.id, ANN, "one"))
+        [first] = chatflow.calls("chat-messages")
+        old = chatflow.conversations(first.json["user"])[0]["id"]
+        chatflow.script(captures.replay(capture))
+        await b.send(tg.text(ANN.id, ANN, "x"))
+        assert chatflow.calls("chat-messages")[1].json["conversation_id"] == old
+        new = capture.body.split(b'"conversation_id":"', 1)[1][:36].decode()
+        second = tg.chat(ANN.id).bot_messages()[1]
+        assert second.text.startswith("You said:") and new in second.text
+        assert second.text.endswith(t("en", "conversation_reset"))
+        await b.send(tg.text(ANN.id, ANN, "three"))
+        assert chatflow.calls("chat-messages")[2].json["conversation_id"] == new
+
+
+async def test_a_deleted_chatflow_conversation_is_replaced_and_the_user_told(
+    tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
+) -> None:
+    async with bridge(tg, chatflow, tmp_path) as b:
+        await b.send(tg.text(BINH.id, BINH, "one"))
+        user = chatflow.calls("chat-messages")[0].json["user"]
+        [old] = chatflow.conversations(user)
+        assert b.app.clickai is not None
+        await b.app.clickai.delete_conversation(old["id"], user=user)
+        await b.send(tg.text(BINH.id, BINH, "two"))
+        [new] = chatflow.conversations(user)
+        assert new["id"] != old["id"]
+        second = tg.chat(BINH.id).bot_messages()[1]
+        assert second.text.startswith("You said: two")
+        assert second.text.endswith(t("vi", "conversation_reset"))
+        await b.send(tg.text(BINH.id, BINH, "three"))
+        assert chatflow.calls("chat-messages")[2].json["conversation_id"] == new["id"]
+        assert len(tg.chat(BINH.id).bot_messages()) == 3
+
+
+async def test_a_workflow_file_reaches_telegram_under_its_own_name(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    captures.require()
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 61
+    async with FakeClickAI(mode="workflow") as workflow:
+        workflow.serve_file("/files/62601442-5bbc-412c-9def-6d6516d53ecd/file-preview", png, "")
+        workflow.script(captures.replay("132-file-workflow-stream", origin=workflow.origin))
+        async with bridge(tg, workflow, tmp_path) as b:
+            await b.send(tg.text(ANN.id, ANN, "make a file"))
+            photos = [m for m in tg.chat(ANN.id).bot_messages() if m.kind == "photo"]
+        assert [(p.file_name, p.file_data) for p in photos] == [("dot.png", png)]
+        assert len(workflow.calls("file-preview", "GET")) == 1  # one file, though listed twice

@@ -33,6 +33,8 @@ DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "dif
 _CURL_STATUS = re.compile(rb"(?<=\n) ?(?:HTTP )?(\d{3})\n?$")
 _STAMPED = re.compile(rb"^(\d{10}\.\d+) (.*)$")
 _SSE = "text/event-stream; charset=utf-8"
+CAPTURED_ORIGIN = b"http://127.0.0.1:5001"
+"""Where the captured server ran (file URLs in the captures point there)."""
 
 
 @dataclass(frozen=True)
@@ -96,11 +98,18 @@ def load(name: str) -> Capture:
     return Capture(name, status, content_type, raw, frames, gaps, verbatim)
 
 
-def replay(capture: Capture | str, *, time_scale: float = 0.0) -> RawFrames:
-    """The fake ClickAI answer that serves ``capture``; ``time_scale`` × the real gaps."""
+def replay(capture: Capture | str, *, time_scale: float = 0.0, origin: str = "") -> RawFrames:
+    """The fake ClickAI answer that serves ``capture``; ``time_scale`` × the real gaps.
+
+    ``origin`` (the fake's) replaces the captured server's in file URLs, so the files a capture
+    names can be downloaded from the fake; otherwise the bytes are the capture's.
+    """
     cap = load(capture) if isinstance(capture, str) else capture
     delay = max(cap.gaps, default=0.0) * time_scale
-    return RawFrames(cap.frames, delay=delay, content_type=cap.content_type, status=cap.status)
+    frames = cap.frames
+    if origin:
+        frames = tuple(f.replace(CAPTURED_ORIGIN, origin.encode()) for f in frames)
+    return RawFrames(frames, delay=delay, content_type=cap.content_type, status=cap.status)
 
 
 def _headers(folder: Path, name: str) -> tuple[int, str]:

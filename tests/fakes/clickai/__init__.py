@@ -14,7 +14,8 @@ What it implements (the reference's checklist): bearer auth (unknown key → 401
 ``disabled_keys`` → 403); state per (app key, user): conversations, messages, uploads, feedback;
 ``chat-messages`` validation (``inputs``/``user`` required, empty query, bad or foreign
 ``conversation_id`` → 404 ``not_found`` "Conversation Not Exists." + the flask-restx "did you mean"
-suffix, foreign upload ids, required inputs from ``user_input_form``); absent ``response_mode`` =
+suffix (an ``advanced-chat`` app, like a real chatflow, answers 200 with a new conversation
+instead), foreign upload ids, required inputs from ``user_input_form``); absent ``response_mode`` =
 blocking; the agent profile rejects blocking; streaming with identical ids on every frame, compact
 JSON (``spaced=True`` for the legacy ``json.dumps`` style), ``event: ping`` every
 ``ping_interval`` seconds (chatflow/workflow open with one ping); ``message_end`` with usage;

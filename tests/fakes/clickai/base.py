@@ -140,6 +140,10 @@ class _Base:
         self._tick = max(time.time(), self._tick + 1e-6)
         return self._tick
 
+    def serve_file(self, path: str, data: bytes, content_type: str) -> None:
+        """Serve ``data`` at ``GET path`` (a path under ``/files/``, query string ignored)."""
+        self._served[path] = (data, content_type)
+
     @property
     def running_tasks(self) -> list[str]:
         """Task ids of the generations in progress."""

@@ -104,7 +104,7 @@ class _Generate(_Stream):
         state = self._user_state(key, user)
         conversation = None
         if ep == "chat":
-            conversation = self._conversation_for(request, body, state, inputs, query)
+            conversation = self._conversation_for(request, body, state, inputs, query, mode)
         for item in self.user_input_form:
             for spec in item.values():
                 name = spec.get("variable", "")
@@ -137,8 +137,16 @@ class _Generate(_Stream):
         state: _UserState,
         inputs: dict[str, Any],
         query: str,
+        mode: str = "chat",
     ) -> _Conversation:
         conversation_id = body.get("conversation_id") or ""
+        if (
+            mode == "advanced-chat"
+            and isinstance(conversation_id, str)
+            and _UUID.match(conversation_id)
+            and conversation_id not in state.conversations
+        ):
+            conversation_id = ""  # a real chatflow silently starts a new conversation
         if not conversation_id:
             name = query if len(query) <= 20 else query[:20] + "…"
             now = int(time.time())
