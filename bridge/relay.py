@@ -101,6 +101,10 @@ class Relay:
         try:
             await self._clickai.feedback(row.message_id, rating=new, user=row.user)
         except ClickAIError as exc:
+            if exc.status == 404:
+                # "Message Not Exists.": its conversation was deleted; it cannot be rated again.
+                log.info("feedback on %s: ClickAI no longer has the message", row.message_id)
+                return FeedbackOutcome(found=False)
             log.warning("feedback on %s failed: %s", row.message_id, exc)
             return FeedbackOutcome(found=True, rating=row.rating, ok=False)
         await self._store.set_rating(row.message_id, new)

@@ -127,3 +127,15 @@ async def test_a_workflow_file_reaches_telegram_under_its_own_name(
             photos = [m for m in tg.chat(ANN.id).bot_messages() if m.kind == "photo"]
         assert [(p.file_name, p.file_data) for p in photos] == [("dot.png", png)]
         assert len(workflow.calls("file-preview", "GET")) == 1  # one file, though listed twice
+
+
+async def test_rating_a_message_clickai_no_longer_has_says_it_cannot_be_rated(
+    tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
+) -> None:
+    async with bridge(tg, chatflow, tmp_path) as b:
+        await b.send(tg.text(BINH.id, BINH, "rate me"))
+        [answer] = tg.chat(BINH.id).bot_messages()
+        chatflow.fail_next(captures.failure("16-feedback-unknown", path="feedbacks"))
+        await b.send(tg.callback(BINH.id, BINH, answer.message_id, "fb:like"))
+        assert tg.callback_answers[-1]["text"] == t("vi", "feedback_unknown")
+        assert len(chatflow.calls("feedbacks")) == 1

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes.clickai import RawFrames
+from tests.fakes.clickai import HttpFailure, RawFrames
 
 DIR = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "dify-real"
 _CURL_STATUS = re.compile(rb"(?<=\n) ?(?:HTTP )?(\d{3})\n?$")
@@ -141,3 +141,10 @@ def _status_in_body(raw: bytes) -> int:
         return 200
     status = payload.get("status") if isinstance(payload, dict) else None
     return status if isinstance(status, int) and "code" in payload else 200
+
+
+def failure(capture: Capture | str, *, path: str | None = None) -> HttpFailure:
+    """The capture (an error answer) as a ``fail_next`` failure of the requests at ``path``."""
+    cap = load(capture) if isinstance(capture, str) else capture
+    headers = {"Content-Type": cap.content_type}
+    return HttpFailure(status=cap.status, body=cap.body.decode(), headers=headers, path=path)
