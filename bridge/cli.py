@@ -5,30 +5,38 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bridge import commands
+from bridge import check, commands
 from bridge.app import BridgeApp
-from bridge.config import Settings, load_settings
+from bridge.config import Settings, default_config_path, load_settings
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import setup_logging
+from bridge.version import bridge_version
 
 log = logging.getLogger("bridge")
+
+NO_RUNTIME_KEY = "not-needed-to-list-apps"
+"""Stands in for ``clickai.api_key`` when ``apps`` runs with only the Studio credentials."""
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="clickai-bridge", description="Bridge ClickAI assistants into Telegram and Slack."
     )
+    parser.add_argument(
+        "--version", action="version", version=f"clickai-bridge {bridge_version()}"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name, text in (
         ("run", "start every enabled channel and serve until SIGINT/SIGTERM"),
-        ("check", "validate the config and reach ClickAI and each enabled channel"),
+        ("check", "validate the config and reach the store, ClickAI and each enabled channel"),
         ("chat", "talk to the ClickAI app from the terminal"),
-        ("apps", "list the workspace's assistants"),
+        ("apps", "list the workspace's assistants (needs only the Studio credentials)"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
         cmd.add_argument(
@@ -61,19 +69,33 @@ def secrets_of(settings: Settings) -> list[str]:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        settings = load_settings(args.config)
+        return _main(args)
+    except BrokenPipeError:
+        # The reader went away (``check | head -1``): stop quietly, and keep Python's final
+        # flush of stdout from printing a traceback.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(args: argparse.Namespace) -> int:
+    say = commands.printer()
+    try:
+        settings = _load(args.command, args.config, os.environ)
     except ConfigError as exc:
+        if args.command == "check":
+            say(f"config: FAIL: {exc}")
+            return 1
         print(f"clickai-bridge: config error: {exc}", file=sys.stderr)
         return 2
-    quiet = args.command in ("check", "apps", "chat")
-    level = "WARNING" if quiet and settings.log.level == "INFO" else settings.log.level
-    setup_logging(level, settings.log.format, secrets_of(settings))
-    say = commands.printer()
+    setup_logging(_level(args.command, settings), settings.log.format, secrets_of(settings))
     try:
         if args.command == "run":
             return asyncio.run(_run(settings))
         if args.command == "check":
-            return 0 if asyncio.run(commands.check(settings, say)) else 1
+            source = args.config or default_config_path(os.environ)
+            where = str(source) if source.exists() else "environment only"
+            return 0 if asyncio.run(check.check(settings, say, source=where)) else 1
         if args.command == "apps":
             return 0 if asyncio.run(commands.apps(settings, args.mode, say)) else 1
         asyncio.run(commands.chat(settings, sys.stdin, sys.stdout))
@@ -85,6 +107,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
 
 
+def _load(command: str, path: Path | None, environ: Mapping[str, str]) -> Settings:
+    """The settings; ``apps`` does without ``clickai.api_key`` (it uses the Studio token)."""
+    try:
+        return load_settings(path, environ)
+    except ConfigError:
+        if command != "apps":
+            raise
+        return load_settings(path, {**environ, "BRIDGE_CLICKAI__API_KEY": NO_RUNTIME_KEY})
+
+
+def _level(command: str, settings: Settings) -> str:
+    """``run`` logs at the configured level; the one-shot commands keep their output clean."""
+    configured = settings.log.level
+    if command == "run" or configured == "DEBUG":
+        return configured
+    # check prints its own verdict per line: retry warnings in between would only confuse it.
+    return "ERROR" if command == "check" else max(configured, "WARNING", key=_severity)
+
+
+def _severity(level: str) -> int:
+    return logging.getLevelNamesMapping()[level]
+
+
 async def _run(settings: Settings) -> int:
     app = BridgeApp(settings)
     stop = asyncio.Event()
@@ -93,7 +138,12 @@ async def _run(settings: Settings) -> int:
         loop.add_signal_handler(sig, stop.set)
     await app.start()
     enabled = ", ".join(c.name for c in app.channels) or "no channel (enable telegram or slack)"
-    log.info("clickai-bridge running: %s; /healthz on %s", enabled, settings.server.listen)
+    log.info(
+        "clickai-bridge %s running: %s; /healthz on %s",
+        bridge_version(),
+        enabled,
+        settings.server.listen,
+    )
     await stop.wait()
     log.info("stopping: finishing in-flight answers (up to %ss)", settings.bridge.shutdown_grace_s)
     await app.stop()

@@ -1,4 +1,4 @@
-"""The ``check``, ``apps`` and ``chat`` commands (``run`` lives in ``bridge.cli``)."""
+"""The ``apps`` and ``chat`` commands (``run``: bridge.cli, ``check``: bridge.check)."""
 
 from __future__ import annotations
 
@@ -11,10 +11,8 @@ from collections import deque
 from collections.abc import Callable
 from typing import Literal, TextIO
 
-import httpx
-
 from bridge.app import BridgeApp
-from bridge.clickai import ClickAIClient, StudioClient
+from bridge.clickai import StudioClient
 from bridge.config import Settings
 from bridge.errors import ClickAIError
 from bridge.i18n import pick_language, t
@@ -23,110 +21,6 @@ from bridge.relay import Relay
 from channels.console import ConsoleChannel
 
 Printer = Callable[[str], None]
-
-
-def describe_clickai_error(exc: ClickAIError, base_url: str) -> str:
-    """Turn a failed ``/parameters`` call into advice that tells a wrong key from a wrong URL."""
-    if exc.kind == "auth":
-        return f"the API key was refused ({exc.status or 401}); check clickai.api_key"
-    if exc.kind == "forbidden":
-        return "the app is disabled or its API access is off (403); check the app in ClickAI"
-    if exc.status == 404:
-        return f"no ClickAI API at {base_url} (404); check clickai.base_url (it ends in /v1)"
-    if exc.status == 0:
-        return f"cannot reach {base_url} ({exc.message}); check clickai.base_url and the network"
-    return f"unexpected answer: {exc}"
-
-
-async def check(settings: Settings, say: Printer) -> bool:
-    """Validate the config's reachability; prints one line per check. True when all pass."""
-    say("config: ok")
-    results = [await _check_clickai(settings, say)]
-    if settings.telegram.enabled:
-        results.append(await _check_telegram(settings, say))
-    if settings.slack.enabled:
-        results.append(await _check_slack(settings, say))
-    return all(results)
-
-
-async def _check_clickai(settings: Settings, say: Printer) -> bool:
-    client = ClickAIClient.from_config(settings.clickai)
-    try:
-        params = await client.parameters()
-    except ClickAIError as exc:
-        say(f"clickai: FAIL: {describe_clickai_error(exc, settings.clickai.base_url)}")
-        return False
-    finally:
-        await client.aclose()
-    opening = "with" if params.get("opening_statement") else "without"
-    say(f"clickai: ok ({settings.clickai.base_url}, app {opening} an opening statement)")
-    return True
-
-
-async def _check_telegram(settings: Settings, say: Printer) -> bool:
-    cfg = settings.telegram
-    assert cfg.token is not None
-    url = f"{cfg.api_base_url.rstrip('/')}/bot{cfg.token.get_secret_value()}/getMe"
-    try:
-        async with httpx.AsyncClient(timeout=10) as http:
-            resp = await http.get(url)
-    except httpx.HTTPError as exc:
-        say(f"telegram: FAIL: cannot reach {cfg.api_base_url} ({type(exc).__name__})")
-        return False
-    if resp.status_code in (401, 404):
-        say(
-            f"telegram: FAIL: the bot token was refused ({resp.status_code}); check telegram.token"
-        )
-        return False
-    body = _json(resp)
-    if resp.status_code != 200 or not body.get("ok"):
-        say(f"telegram: FAIL: unexpected answer {resp.status_code} from getMe")
-        return False
-    result = body.get("result")
-    name = result.get("username", "?") if isinstance(result, dict) else "?"
-    say(f"telegram: ok (@{name}, {cfg.mode})")
-    return True
-
-
-async def _check_slack(settings: Settings, say: Printer) -> bool:
-    cfg = settings.slack
-    assert cfg.bot_token is not None
-    base = cfg.api_base_url if cfg.api_base_url.endswith("/") else cfg.api_base_url + "/"
-    ok = True
-    try:
-        async with httpx.AsyncClient(timeout=10) as http:
-            token = cfg.bot_token.get_secret_value()
-            resp = await http.post(
-                base + "auth.test", headers={"Authorization": f"Bearer {token}"}
-            )
-            body = _json(resp)
-            if body.get("ok"):
-                say(f"slack: ok (team {body.get('team', '?')}, bot {body.get('user', '?')})")
-            else:
-                say(f"slack: FAIL: auth.test said {body.get('error', resp.status_code)}")
-                ok = False
-            if cfg.mode == "socket" and cfg.app_token is not None:
-                app_token = cfg.app_token.get_secret_value()
-                resp = await http.post(
-                    base + "apps.connections.open",
-                    headers={"Authorization": f"Bearer {app_token}"},
-                )
-                body = _json(resp)
-                if not body.get("ok"):
-                    say(f"slack: FAIL: app token refused ({body.get('error', resp.status_code)})")
-                    ok = False
-    except httpx.HTTPError as exc:
-        say(f"slack: FAIL: cannot reach {cfg.api_base_url} ({type(exc).__name__})")
-        return False
-    return ok
-
-
-def _json(resp: httpx.Response) -> dict[str, object]:
-    try:
-        body = resp.json()
-    except ValueError:
-        return {}
-    return body if isinstance(body, dict) else {}
 
 
 async def apps(settings: Settings, mode: str | None, say: Printer) -> bool:

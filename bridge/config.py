@@ -251,10 +251,11 @@ def _refuse_unknown_env(env: Mapping[str, str]) -> None:
 
 
 def _refuse_placeholders(data: Mapping[str, Any], env: Mapping[str, str]) -> None:
+    overridden = {name.upper() for name in env}  # the environment wins over the file
     for section, values in data.items():
         if isinstance(values, dict):
             for key, value in values.items():
-                if value == PLACEHOLDER:
+                if value == PLACEHOLDER and f"BRIDGE_{section}__{key}".upper() not in overridden:
                     raise ConfigError(f"{section}.{key}: still the placeholder {PLACEHOLDER!r}")
     for name, value in env.items():
         if name.upper().startswith("BRIDGE_") and value == PLACEHOLDER:

@@ -8,12 +8,14 @@ import signal
 import socket
 import sys
 from collections.abc import AsyncIterator
+from importlib.metadata import version
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.fakes.clickai import FakeClickAI, Reply
+from tests.fakes.clickai import FakeClickAI, HttpFailure, Reply
+from tests.fakes.telegram import TOKEN, FakeTelegram
 
 
 @pytest.fixture
@@ -80,9 +82,16 @@ async def test_chat_streams_and_continues_across_runs(fake: FakeClickAI, tmp_pat
 
 
 async def test_check_tells_a_wrong_key_from_a_wrong_url(fake: FakeClickAI, tmp_path: Path) -> None:
-    ok, out, _ = await cli("check", env=env_for(fake, tmp_path), cwd=tmp_path)
-    assert ok == 0
-    assert "clickai: ok" in out
+    async with FakeTelegram() as tg:
+        telegram = {
+            "BRIDGE_TELEGRAM__ENABLED": "true",
+            "BRIDGE_TELEGRAM__TOKEN": TOKEN,
+            "BRIDGE_TELEGRAM__API_BASE_URL": tg.url,
+            "BRIDGE_SERVER__LISTEN": "127.0.0.1:0",
+        }
+        ok, out, err = await cli("check", env=env_for(fake, tmp_path, **telegram), cwd=tmp_path)
+    assert ok == 0, out + err
+    assert "clickai: ok" in out and "telegram: ok" in out
 
     bad_key = env_for(fake, tmp_path, BRIDGE_CLICKAI__API_KEY="app-wrong-key")
     code, out, err = await cli("check", env=bad_key, cwd=tmp_path)
@@ -106,6 +115,46 @@ async def test_check_tells_a_wrong_key_from_a_wrong_url(fake: FakeClickAI, tmp_p
     assert "cannot reach" in out
 
 
+async def test_check_prints_only_its_verdicts_even_when_clickai_flaps(
+    fake: FakeClickAI, tmp_path: Path
+) -> None:
+    fake.fail_next(HttpFailure(status=502, message="bad gateway"), times=10)
+    code, out, err = await cli("check", env=env_for(fake, tmp_path), cwd=tmp_path)
+    assert code == 1
+    assert err == ""  # no retry warnings between (or after) the lines
+    assert [line.split(":")[0] for line in out.splitlines()] == [
+        "config",
+        "channels",
+        "store",
+        "server",
+        "clickai",
+    ]
+    assert len(fake.calls("/info")) == 1  # one attempt: a verdict, not a retry loop
+
+
+async def test_check_output_piped_into_head_ends_without_a_traceback(
+    fake: FakeClickAI, tmp_path: Path
+) -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is already gone: every write fails with EPIPE
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bridge",
+            "check",
+            stdout=write_end,
+            stderr=asyncio.subprocess.PIPE,
+            env=env_for(fake, tmp_path),
+            cwd=tmp_path,
+        )
+    finally:
+        os.close(write_end)
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    assert "Traceback" not in err.decode() and "BrokenPipe" not in err.decode()
+
+
 async def test_config_errors_exit_nonzero_with_the_key(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
     code, _, err = await cli("run", env=env, cwd=tmp_path)
@@ -113,8 +162,31 @@ async def test_config_errors_exit_nonzero_with_the_key(tmp_path: Path) -> None:
     assert "clickai.api_key" in err
     env["BRIDGE_CLICKAI__API_KEY"] = "k"
     env["BRIDGE_SERVER__LISTEN"] = "nowhere"
-    code, _, err = await cli("check", env=env, cwd=tmp_path)
-    assert code == 2 and "server" in err
+    code, out, err = await cli("check", env=env, cwd=tmp_path)
+    assert code == 1  # check: one line per check, exit 1 on any failure, config included
+    assert out.startswith("config: FAIL: server") and out.count("\n") == 1
+    assert err == ""
+
+
+async def test_version_and_apps_with_only_studio_credentials(
+    fake: FakeClickAI, tmp_path: Path
+) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    code, out, _ = await cli("--version", env=env, cwd=tmp_path)
+    assert code == 0
+    assert out.strip() == f"clickai-bridge {version('clickai-bridge')}"
+
+    (tmp_path / "config.toml").write_text(
+        "[clickai]\n"
+        'api_key = "CHANGE-ME"\n'
+        f'studio_base_url = "{fake.studio_base_url}"\n'
+        f'studio_token = "{fake.studio_token}"\n'
+        f'workspace_id = "{fake.workspace_id}"\n'
+    )
+    code, out, err = await cli("apps", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert out.splitlines() == [f"{a['id']}\t{a['mode']}\t{a['name']}" for a in fake.assistants]
+    assert not fake.calls("/v1/", method="GET") and not fake.calls("chat-messages")
 
 
 async def test_run_serves_health_and_metrics_and_stops_on_sigterm(
