@@ -164,7 +164,7 @@ class Settings(BaseSettings):
     slack: SlackConfig = SlackConfig()
 
 
-_ENV_IGNORED = {"BRIDGE_CONFIG"}
+_ENV_IGNORED = {"BRIDGE_CONFIG", "BRIDGE_CONFIG_DEFAULTS"}
 
 
 def default_config_path(environ: Mapping[str, str]) -> Path:
@@ -181,11 +181,15 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
     env = dict(os.environ if environ is None else environ)
     cfg_path = path or default_config_path(env)
     data: dict[str, Any] = {}
+    if env.get("BRIDGE_CONFIG_DEFAULTS"):
+        # Defaults under the config file (the Docker image's /data store and 0.0.0.0 listen).
+        data = _read_toml(Path(env["BRIDGE_CONFIG_DEFAULTS"]))
     if cfg_path.exists():
-        try:
-            data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{cfg_path}: cannot read TOML: {exc}") from exc
+        for section, values in _read_toml(cfg_path).items():
+            below = data.get(section)
+            if isinstance(below, dict) and isinstance(values, dict):
+                values = {**below, **values}
+            data[section] = values
     elif path is not None:
         raise ConfigError(f"{cfg_path}: config file not found")
     _refuse_unknown_env(env)
@@ -194,6 +198,13 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         return _Loader(env).build(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read TOML: {exc}") from exc
 
 
 class _Loader:
