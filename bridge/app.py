@@ -12,6 +12,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.clickai import ClickAIClient
 from bridge.config import Settings
 from bridge.errors import BridgeError, ClickAIError
@@ -105,6 +106,7 @@ class BridgeApp:
             self.pacers[channel.name] = Pacer(
                 channel.pace_budget,
                 name=channel.name,
+                flood=flood_budget(channel),
                 on_rate_limited=lambda name: self.metrics.rate_limited.labels(name).inc(),
             )
         self.relay = Relay(
@@ -238,6 +240,15 @@ def required_inputs(params: dict[str, object]) -> list[str]:
             if isinstance(spec, dict) and spec.get("required") and spec.get("variable"):
                 names.append(str(spec["variable"]))
     return names
+
+
+def flood_budget(channel: Channel) -> FloodBudget:
+    """The bot-wide budget a channel's own calls already use (its ``flood`` attribute), so
+    the pacer shares it; an in-memory one for channels without."""
+    flood = getattr(channel, "flood", None)
+    if isinstance(flood, FloodBudget):
+        return flood
+    return SlidingLogBudget(channel.pace_budget.global_per_s)
 
 
 def _routes(channel: Channel) -> list[HttpRoute]:

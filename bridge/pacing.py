@@ -1,11 +1,15 @@
 """One flood-safe scheduler per platform: decides which reply may touch the platform next.
 
 Every reply update goes through a :class:`Pacer`. It keeps each chat at most one call per
-``chat_interval_s`` (``group_interval_s`` for groups), the whole bot under ``global_per_s``,
-honours ``retry_after`` penalties exactly, coalesces deltas (only the newest text is sent), and
-when demand exceeds the budget spends it on final texts first, then first texts, and only then
-on intermediate edits (oldest waiting first). Intermediate edits never spend the last
-``RESERVE`` share of the global bucket, so a first or final text finds a token at once.
+``chat_interval_s`` (``group_interval_s`` for groups), takes a slot of the bot-wide
+:class:`bridge.budget.FloodBudget` for every call (see that module for why the budget holds at
+arrival), honours ``retry_after`` penalties exactly, coalesces deltas (only the newest text is
+sent), and when demand exceeds the budget spends it on final texts first, then first texts,
+and only then on intermediate edits (oldest waiting first).
+
+A 429 holds only its own chat, unless there is evidence that the penalty is bot-wide: the
+platform says so, or ``BOT_WIDE_CHATS`` different chats were penalised within
+``EVIDENCE_S``; then the whole budget waits until the earliest of those penalties ends.
 
 The decision logic (:class:`PaceState`) is pure and driven by an injected clock; the async
 driver (:class:`Pacer`) only sleeps until the next moment something can be sent.
@@ -18,21 +22,23 @@ import contextlib
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 
+from bridge.budget import COVER, Cover, Denied, FloodBudget, Kind, Permit, SlidingLogBudget
 from bridge.errors import ChannelError, RateLimited
 from bridge.model import OutboundFile, PaceBudget, ReplyStream
 
 log = logging.getLogger(__name__)
 
-FINAL, FIRST, INTERMEDIATE = 0, 1, 2
-RESERVE = 0.2  # share of the global burst that only first and final texts may spend
-GLOBAL_HOLD_S = 1.0
-"""After any 429 every chat waits this long (at most ``retry_after``): the platform does not say
-whether a penalty is per chat or bot-wide, and calls from other chats during a bot-wide penalty
-would each earn a 429 of their own (a cascade seen under load)."""
+FINAL, FIRST, INTERMEDIATE = Kind.FINAL, Kind.FIRST, Kind.INTERMEDIATE
+BOT_WIDE_CHATS = 3
+"""This many different chats penalised within ``EVIDENCE_S``: treat the penalty as bot-wide."""
+EVIDENCE_S = 1.0
 Clock = Callable[[], float]
+Job = Callable[[], Awaitable[bool]]
+"""A paced call; returns False when it did not call the platform after all."""
 
 
 @dataclass(eq=False, slots=True)
@@ -42,7 +48,7 @@ class Slot:
     key: str
     is_group: bool
     seq: int
-    priority: int = INTERMEDIATE
+    priority: Kind = INTERMEDIATE
     waiting_since: float = 0.0
     pending: bool = False
     inflight: bool = False
@@ -51,29 +57,15 @@ class Slot:
 
 @dataclass(slots=True)
 class PaceState:
-    """Pure bookkeeping: chat readiness, global token bucket and penalties."""
+    """Pure bookkeeping: chat readiness, priorities and penalties (the budget is separate)."""
 
     budget: PaceBudget
     now: Clock
     _chat_ready: dict[str, float] = field(default_factory=dict)
-    _tokens: float = 0.0
-    _token_time: float = 0.0
-    _global_block: float = 0.0
     _waiting: dict[int, Slot] = field(default_factory=dict)
+    _recent: deque[tuple[float, str, float]] = field(default_factory=deque)
 
-    def __post_init__(self) -> None:
-        self._tokens = self._burst
-        self._token_time = self.now()
-
-    @property
-    def _burst(self) -> float:
-        return max(1.0, self.budget.global_per_s)
-
-    @property
-    def _reserve(self) -> float:
-        return float(int(self._burst * RESERVE))
-
-    def want(self, slot: Slot, priority: int) -> bool:
+    def want(self, slot: Slot, priority: Kind) -> bool:
         """``slot`` has something to send at ``priority`` (lower is more urgent).
 
         Returns False when nothing changed for the scheduler (the slot was already waiting at
@@ -89,19 +81,9 @@ class PaceState:
         self._waiting[slot.seq] = slot
         return changed
 
-    def _refill(self, now: float) -> None:
-        elapsed = max(0.0, now - self._token_time)
-        self._tokens = min(self._burst, self._tokens + elapsed * self.budget.global_per_s)
-        self._token_time = now
-
-    def pick(self) -> Slot | None:
-        """The most urgent slot that may be sent now (and charge the budget for it)."""
+    def candidate(self) -> Slot | None:
+        """The most urgent waiting slot whose chat may be written to now."""
         now = self.now()
-        if now < self._global_block:
-            return None
-        self._refill(now)
-        if self._tokens < 1.0:
-            return None
         best: Slot | None = None
         for slot in self._waiting.values():
             if slot.inflight or self._chat_ready.get(slot.key, 0.0) > now:
@@ -112,18 +94,23 @@ class PaceState:
                 best.seq,
             ):
                 best = slot
-        if best is None:
-            return None
-        if best.priority == INTERMEDIATE and self._tokens < 1.0 + self._reserve:
-            return None
-        self._tokens -= 1.0
-        interval = self.budget.group_interval_s if best.is_group else self.budget.chat_interval_s
-        self._chat_ready[best.key] = now + interval
-        best.pending = False
-        best.inflight = True
-        best.priority = INTERMEDIATE
-        del self._waiting[best.seq]
         return best
+
+    def take(self, slot: Slot) -> None:
+        """``slot`` is being sent now: charge its chat's interval."""
+        interval = self.budget.group_interval_s if slot.is_group else self.budget.chat_interval_s
+        self._chat_ready[slot.key] = self.now() + interval
+        slot.pending = False
+        slot.inflight = True
+        slot.priority = INTERMEDIATE
+        self._waiting.pop(slot.seq, None)
+
+    def pick(self) -> Slot | None:
+        """:meth:`candidate` and :meth:`take` in one (the budget already said yes)."""
+        slot = self.candidate()
+        if slot is not None:
+            self.take(slot)
+        return slot
 
     def done(self, slot: Slot) -> None:
         """The call for ``slot`` returned."""
@@ -131,36 +118,46 @@ class PaceState:
         if slot.pending:
             self._waiting[slot.seq] = slot
 
-    def penalise(self, key: str, retry_after: float, *, global_: bool) -> None:
-        """The platform said wait: nothing goes to ``key`` (or anywhere) before it passes."""
+    def penalise(self, key: str, retry_after: float, *, global_: bool) -> float:
+        """The platform said wait. Nothing goes to ``key`` before it passes; returns how long
+        the whole bot must wait too (0.0 without evidence that the penalty is bot-wide)."""
         now = self.now()
         until = now + max(0.0, retry_after)
+        self._chat_ready[key] = max(self._chat_ready.get(key, 0.0), until)
         if global_:
-            self._global_block = max(self._global_block, until)
-        else:
-            self._chat_ready[key] = max(self._chat_ready.get(key, 0.0), until)
-            hold = now + min(max(0.0, retry_after), GLOBAL_HOLD_S)
-            self._global_block = max(self._global_block, hold)
+            return max(0.0, retry_after)
+        recent = self._recent
+        recent.append((now, key, until))
+        while recent and recent[0][0] < now - EVIDENCE_S:
+            recent.popleft()
+        ends: dict[str, float] = {}
+        for _, k, end in recent:
+            ends[k] = max(ends.get(k, 0.0), end)
+        if len(ends) < BOT_WIDE_CHATS:
+            return 0.0
+        return max(0.0, min(ends.values()) - now)
 
     def forget(self, slot: Slot) -> None:
         self._waiting.pop(slot.seq, None)
 
-    def next_wake(self) -> float | None:
-        """Seconds until something might become sendable (None: nothing is waiting)."""
+    def next_wake(self, *, later_only: bool = False) -> float | None:
+        """Seconds until a waiting slot's chat is writable (None: nothing is waiting).
+
+        ``later_only`` skips slots that are writable already (their turn depends on the
+        budget): the answer is when another slot joins them.
+        """
         now = self.now()
-        self._refill(now)
-        rate, ready = self.budget.global_per_s, self._chat_ready
+        ready = self._chat_ready
         earliest: float | None = None
         for s in self._waiting.values():
             if s.inflight:
                 continue
-            need = 1.0 if s.priority < INTERMEDIATE else 1.0 + self._reserve
-            at = max(ready.get(s.key, 0.0), now + max(0.0, need - self._tokens) / rate)
+            at = ready.get(s.key, 0.0)
+            if later_only and at <= now:
+                continue
             if earliest is None or at < earliest:
                 earliest = at
-        if earliest is None:
-            return None
-        return max(0.0, max(earliest, self._global_block) - now)
+        return None if earliest is None else max(0.0, earliest - now)
 
     def drop_idle_chats(self) -> None:
         """Forget readiness entries that are in the past (keeps memory bounded)."""
@@ -177,14 +174,16 @@ class Pacer:
         budget: PaceBudget,
         *,
         name: str = "",
+        flood: FloodBudget | None = None,
         clock: Clock = time.monotonic,
         on_rate_limited: Callable[[str], None] | None = None,
     ) -> None:
         self.name = name
+        self.flood: FloodBudget = flood or SlidingLogBudget(budget.global_per_s)
         self._state = PaceState(budget=budget, now=clock)
         self._wake = asyncio.Event()
         self._seq = itertools.count()
-        self._jobs: dict[int, Callable[[], Awaitable[None]]] = {}
+        self._jobs: dict[int, Job] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._runner: asyncio.Task[None] | None = None
         self._on_rate_limited = on_rate_limited
@@ -205,7 +204,7 @@ class Pacer:
             self._runner = None
 
     # --- used by PacedReply -------------------------------------------------------------------
-    def _request(self, slot: Slot, priority: int, job: Callable[[], Awaitable[None]]) -> None:
+    def _request(self, slot: Slot, priority: Kind, job: Job) -> None:
         self._jobs[slot.seq] = job
         if self._state.want(slot, priority):
             self._wake.set()
@@ -215,32 +214,38 @@ class Pacer:
         self._jobs.pop(slot.seq, None)
         self._state.forget(slot)
 
-    def _penalise(self, slot: Slot, exc: RateLimited) -> None:
+    async def _penalise(self, slot: Slot, exc: RateLimited) -> None:
+        hold = self._state.penalise(slot.key, exc.retry_after, global_=exc.global_)
         log.warning(
-            "%s: rate limited for %.1fs (%s)",
+            "%s: rate limited in %s for %.1fs%s",
             self.name,
+            slot.key,
             exc.retry_after,
-            "global" if exc.global_ else "chat",
+            f"; holding every chat for {hold:.1f}s" if hold else "",
         )
         if self._on_rate_limited is not None:
             self._on_rate_limited(self.name)
-        self._state.penalise(slot.key, exc.retry_after, global_=exc.global_)
+        if hold:
+            await self.flood.penalise(hold)
 
     # --- the loop ----------------------------------------------------------------------------
     async def _run(self) -> None:
+        state = self._state
         while True:
-            slot = self._state.pick()
-            while slot is not None:
-                job = self._jobs.pop(slot.seq, None)
-                if job is None:
-                    self._state.done(slot)
-                else:
-                    self._launch(slot, job)
-                slot = self._state.pick()
-            delay = self._state.next_wake()
             self._wake.clear()
+            slot = state.candidate()
+            if slot is None:
+                delay = state.next_wake()
+                if delay is None:
+                    state.drop_idle_chats()
+            else:
+                got = await self.flood.try_acquire(slot.priority)
+                if not isinstance(got, Denied):
+                    await self._dispatch(got)
+                    continue
+                later = state.next_wake(later_only=True)
+                delay = got.retry_in if later is None else min(got.retry_in, later)
             if delay is None:
-                self._state.drop_idle_chats()
                 await self._wake.wait()
             elif delay > 0:
                 with contextlib.suppress(TimeoutError):
@@ -248,13 +253,28 @@ class Pacer:
             else:
                 await asyncio.sleep(0)
 
-    def _launch(self, slot: Slot, job: Callable[[], Awaitable[None]]) -> None:
+    async def _dispatch(self, permit: Permit) -> None:
+        """Spend ``permit`` on the most urgent sendable slot (things may have moved on)."""
+        slot = self._state.candidate()
+        job = self._jobs.pop(slot.seq, None) if slot is not None else None
+        if slot is None or job is None:
+            if slot is not None:
+                self._state.forget(slot)
+            await permit.release(sent=False)
+            return
+        kind = slot.priority
+        self._state.take(slot)
+
         async def runner() -> None:
+            cover = Cover(permit, kind, task=asyncio.current_task())
+            COVER.set(cover)
+            called = True
             try:
-                await job()
+                called = await job()
             finally:
                 self._state.done(slot)
                 self._wake.set()
+                await permit.release(sent=called or cover.used)
 
         task = asyncio.create_task(runner())
         self._tasks.add(task)
@@ -291,26 +311,27 @@ class PacedReply:
         priority = INTERMEDIATE if self._slot.shown_once else FIRST
         self._pacer._request(self._slot, priority, self._send_update)
 
-    async def _send_update(self) -> None:
+    async def _send_update(self) -> bool:
         text = self._text
         if self._final or text == self._shown:
-            return
+            return False
         try:
             await self._reply.update(text)
         except RateLimited as exc:
             self.rate_limited += 1
-            self._pacer._penalise(self._slot, exc)
+            await self._pacer._penalise(self._slot, exc)
             if not self._final:
                 self._pacer._request(self._slot, FIRST, self._send_update)
-            return
+            return True
         except ChannelError as exc:
             # An intermediate text is disposable: the next update or the final one carries the
             # text again, and finish() reports a chat that is really unreachable.
             log.info("%s: intermediate update failed: %s", self._pacer.name, exc)
-            return
+            return True
         self._shown = text
         self._slot.shown_once = True
         self.updates += 1
+        return True
 
     async def finish(
         self,
@@ -324,12 +345,12 @@ class PacedReply:
         self._final = True
         done: asyncio.Future[list[str]] = asyncio.get_running_loop().create_future()
 
-        async def job() -> None:
+        async def job() -> bool:
             try:
                 ids = await self._reply.finish(text, notice=notice, files=files, feedback=feedback)
             except RateLimited as exc:
                 self.rate_limited += 1
-                self._pacer._penalise(self._slot, exc)
+                await self._pacer._penalise(self._slot, exc)
                 self._pacer._request(self._slot, FINAL, job)
             except BaseException as exc:
                 if not done.done():
@@ -340,6 +361,7 @@ class PacedReply:
                 self._shown = text
                 if not done.done():
                     done.set_result(ids)
+            return True
 
         self._pacer._request(self._slot, FINAL, job)
         try:

@@ -11,6 +11,7 @@ from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CallbackContext, TypeHandler
 from telegram.request import HTTPXRequest
 
+from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import AttachmentError, ChannelError, ConfigError
 from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
@@ -66,6 +67,8 @@ class TelegramChannel:
             group_interval_s=config.group_edit_interval_s,
             global_per_s=config.global_per_second,
         )
+        self.flood: FloodBudget = SlidingLogBudget(config.global_per_second)
+        """Every call that reaches a chat holds a slot (shared with the core's pacer)."""
         self._token = config.token.get_secret_value()
         self._root = config.api_base_url.rstrip("/")
         self._poll_timeout = poll_timeout_s
@@ -81,7 +84,9 @@ class TelegramChannel:
         self._tasks = TaskSet("telegram")  # the channel's own answers and button marks
         self._typing = TaskSet("telegram")  # typing indicators of live replies
         self._redaction = TokenRedaction(self._token)
-        self._markup = MarkupSync(lambda: self._application.bot, self._interval, self._tasks)
+        self._markup = MarkupSync(
+            lambda: self._application.bot, self._interval, self._tasks, lambda: self.flood
+        )
         secret = config.webhook_secret.get_secret_value() if config.webhook_secret else ""
         self._webhook = WebhookEndpoint(secret, self._deliver, lambda: self._accepting)
 
@@ -114,6 +119,7 @@ class TelegramChannel:
                     chat, thread, group, quote, False
                 ),
                 markup=self._markup,
+                flood=self.flood,
             )
             await register_commands(app.bot)
             if self.config.mode == "webhook":
@@ -249,6 +255,7 @@ class TelegramChannel:
             target=target,
             is_group=is_group,
             tasks=self._typing,
+            flood=self.flood,
             reply_to=reply_to,
             drafts=drafts,
             interval_s=self._interval(target.chat_id),

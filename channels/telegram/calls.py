@@ -20,6 +20,7 @@ from telegram.error import (
     TelegramError,
 )
 
+from bridge.budget import FloodBudget, Kind, spend
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,8 @@ async def call(
     *,
     what: str,
     idempotent: bool,
+    flood: FloodBudget | None = None,
+    kind: Kind = Kind.FINAL,
 ) -> T:
     """Run ``fn(chat_id, thread_id)`` and translate failures.
 
@@ -86,13 +89,15 @@ async def call(
     new id (and tell ``on_migrate``) and retry; "message thread not found" → retry without the
     thread. Transport failures are retried when the request cannot have reached Telegram (or
     the call is ``idempotent``); otherwise ChannelError, so a send is never doubled. Other
-    BadRequests propagate for the caller to interpret.
+    BadRequests propagate for the caller to interpret. Every attempt holds a slot of the
+    bot-wide ``flood`` budget (see ``bridge.budget.spend``).
     """
     failures = 0
     migrations = 0
     while True:
         try:
-            return await fn(target.chat_id, target.thread_id)
+            async with spend(flood, kind):
+                return await fn(target.chat_id, target.thread_id)
         except RetryAfter as exc:
             raise RateLimited(CHANNEL, retry_after_seconds(exc)) from exc
         except ChatMigrated as exc:

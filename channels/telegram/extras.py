@@ -12,6 +12,7 @@ from telegram import Bot
 from telegram.constants import ChatAction
 from telegram.error import BadRequest
 
+from bridge.budget import Denied, FloodBudget, Kind
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.model import OutboundFile
 
@@ -66,10 +67,19 @@ async def send_file(bot: Bot, api: Api, file: OutboundFile) -> None:
         log.warning("telegram: file %s refused: %s", file.name, exc.message)
 
 
-async def keep_typing(bot: Bot, target: Target, every_s: float) -> None:
-    """sendChatAction(typing) every ``every_s`` until cancelled (at most TYPING_MAX_S)."""
+async def keep_typing(
+    bot: Bot, target: Target, every_s: float, flood: FloodBudget | None = None
+) -> None:
+    """sendChatAction(typing) every ``every_s`` until cancelled (at most TYPING_MAX_S).
+
+    Each indicator needs a chat-action slot of the bot-wide budget at once; without one it is
+    skipped (a courtesy, dropped first under pressure)."""
     deadline = time.monotonic() + TYPING_MAX_S
     while time.monotonic() < deadline:
+        permit = await flood.try_acquire(Kind.ACTION) if flood is not None else None
+        if isinstance(permit, Denied):
+            await asyncio.sleep(every_s)
+            continue
         try:
             await call(
                 target,
@@ -86,4 +96,7 @@ async def keep_typing(bot: Bot, target: Target, every_s: float) -> None:
             return
         except (ChannelError, BadRequest) as exc:
             log.debug("telegram: typing indicator failed: %s", exc)
+        finally:
+            if permit is not None:
+                await permit.release()
         await asyncio.sleep(every_s)

@@ -20,6 +20,7 @@ from telegram import (
 )
 from telegram.error import BadRequest, RetryAfter, TelegramError
 
+from bridge.budget import FloodBudget, Kind, spend
 from bridge.i18n import t
 from bridge.model import FeedbackOutcome, Intake, Rating, ReplyRef
 from bridge.tasks import TaskSet
@@ -84,8 +85,15 @@ class MarkupSync:
     the chat's next edit by exactly ``retry_after``.
     """
 
-    def __init__(self, bot: Callable[[], Bot], interval: Callable[[int], float], tasks: TaskSet):
+    def __init__(
+        self,
+        bot: Callable[[], Bot],
+        interval: Callable[[int], float],
+        tasks: TaskSet,
+        flood: Callable[[], FloodBudget | None] = lambda: None,
+    ):
         self._bot = bot
+        self._flood = flood
         self._interval = interval
         self._tasks = tasks
         self._want: dict[tuple[int, int], InlineKeyboardMarkup] = {}
@@ -108,9 +116,10 @@ class MarkupSync:
                 markup = self._want[key]
                 self._next[chat_id] = time.monotonic() + self._interval(chat_id)
                 try:
-                    await self._bot().edit_message_reply_markup(
-                        chat_id=chat_id, message_id=message_id, reply_markup=markup
-                    )
+                    async with spend(self._flood(), Kind.INTERMEDIATE):
+                        await self._bot().edit_message_reply_markup(
+                            chat_id=chat_id, message_id=message_id, reply_markup=markup
+                        )
                 except RetryAfter as exc:
                     self._next[chat_id] = time.monotonic() + retry_after_seconds(exc)
                     continue
@@ -135,15 +144,16 @@ async def on_callback(
     language: str,
     allowed: bool,
     sync: MarkupSync,
+    flood: FloodBudget | None = None,
 ) -> None:
     """A button press: rate (toggling), always answer the query, then mark the buttons."""
     rating = _CALLBACKS.get(query.data or "")
     message = query.message
     if rating is None or message is None:
-        await _answer(query, None)
+        await _answer(query, None, flood)
         return
     if not allowed:
-        await _answer(query, t(language, "access_denied"))
+        await _answer(query, t(language, "access_denied"), flood)
         return
     ref = ReplyRef(
         channel=CHANNEL, chat_id=str(message.chat.id), message_id=str(message.message_id)
@@ -153,7 +163,7 @@ async def on_callback(
     except Exception:
         log.exception("telegram: feedback on %s:%s failed", ref.chat_id, ref.message_id)
         outcome = FeedbackOutcome(found=True, ok=False)
-    await _answer(query, outcome_text(language, outcome))
+    await _answer(query, outcome_text(language, outcome), flood)
     if outcome.found and outcome.ok:
         wanted = feedback_markup(outcome.rating)
         current = message.reply_markup if isinstance(message, Message) else None
@@ -161,9 +171,10 @@ async def on_callback(
             sync.request(message.chat.id, message.message_id, wanted)
 
 
-async def _answer(query: CallbackQuery, text: str | None) -> None:
+async def _answer(query: CallbackQuery, text: str | None, flood: FloodBudget | None) -> None:
     try:
-        await query.answer(text=text)
+        async with spend(flood, Kind.FIRST):  # the user watches a spinner
+            await query.answer(text=text)
     except TelegramError as exc:
         # Late answers ("query is too old") are harmless: the spinner has already stopped.
         log.info("telegram: cannot answer callback query: %s", exc.message)

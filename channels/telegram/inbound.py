@@ -11,6 +11,7 @@ from typing import Any
 from telegram import CallbackQuery, Message, MessageReactionUpdated, Update
 from telegram.ext import CallbackContext
 
+from bridge.budget import FloodBudget
 from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.i18n import pick_language, t
@@ -48,6 +49,7 @@ class Inbound:
         tasks: TaskSet,
         reply: ReplyFactory,
         markup: MarkupSync,
+        flood: FloodBudget | None = None,
     ) -> None:
         self._config = config
         self._default_language = bridge.default_language
@@ -56,6 +58,7 @@ class Inbound:
         self._tasks = tasks
         self._reply = reply
         self._markup = markup
+        self._flood = flood
         self._users = frozenset(config.allowed_user_ids)
         self._chats = frozenset(config.allowed_chat_ids)
         self._refused: dict[int, None] = {}
@@ -151,6 +154,7 @@ class Inbound:
             language=self._language(query.from_user.language_code),
             allowed=self.allowed(query.from_user.id, chat_id),
             sync=self._markup,
+            flood=self._flood,
         )
 
     async def _on_reaction(self, reaction: MessageReactionUpdated) -> None:

@@ -14,6 +14,7 @@ from telegram import Bot, InlineKeyboardMarkup, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
+from bridge.budget import FloodBudget, Kind
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.model import OutboundFile
 from bridge.render import TELEGRAM_LIMIT
@@ -57,6 +58,7 @@ class TelegramReply:
         target: Target,
         is_group: bool,
         tasks: TaskSet,
+        flood: FloodBudget | None = None,
         reply_to: int | None = None,
         drafts: bool = False,
         interval_s: float = 1.0,
@@ -68,6 +70,7 @@ class TelegramReply:
         self._bot = bot
         self._target = target
         self._tasks = tasks
+        self._flood = flood
         self._reply_to = reply_to
         self._draft_id = secrets.randbelow(2**31 - 2) + 1 if drafts and not is_group else 0
         self._draft_shown = ""
@@ -176,7 +179,10 @@ class TelegramReply:
             if self._finish_calls:
                 await asyncio.sleep(self._interval)
             self._finish_calls += 1
-        return await call(self._target, fn, what=what, idempotent=idempotent)
+        kind = Kind.FINAL if self._finishing else Kind.INTERMEDIATE
+        return await call(
+            self._target, fn, what=what, idempotent=idempotent, flood=self._flood, kind=kind
+        )
 
     async def _put(
         self, index: int, content: Content, markup: InlineKeyboardMarkup | None, *, final: bool
@@ -328,7 +334,7 @@ class TelegramReply:
         await send_file(self._bot, self._api, file)
 
     async def _type(self) -> None:
-        await keep_typing(self._bot, self._target, self._typing_every)
+        await keep_typing(self._bot, self._target, self._typing_every, self._flood)
 
     async def _stop_typing(self) -> None:
         task, self._typing = self._typing, None
