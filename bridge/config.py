@@ -46,6 +46,8 @@ class ClickAIConfig(Section):
     query_variable: str = "query"
     workflow_output: str = ""
     auto_generate_name: bool = True
+    file_hosts: list[str] = Field(default_factory=list)
+    file_timeout_s: float = Field(default=60.0, gt=0)
 
 
 class StoreConfig(Section):

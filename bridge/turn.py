@@ -22,6 +22,7 @@ from bridge.clickai import (
     TurnRequest,
 )
 from bridge.errors import AttachmentError, ClickAIError
+from bridge.fetch import FetchError
 from bridge.i18n import t
 from bridge.model import Channel, InboundMessage, OutboundFile, ReplyRef
 from bridge.pacing import PacedReply
@@ -220,8 +221,8 @@ class TurnRunner:
             if not item.url:
                 continue
             try:
-                data = await self._clickai.download(item.url)
-            except ClickAIError as exc:
+                data = await self._clickai.download(item.url, max_bytes=self._opts.max_file_bytes)
+            except FetchError as exc:
                 log.warning("could not fetch assistant file %s: %s", item.id, exc)
                 continue
             name, mime = file_name_and_type(item)

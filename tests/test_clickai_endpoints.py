@@ -23,6 +23,7 @@ from bridge.clickai import (
 )
 from bridge.config import ClickAIConfig
 from bridge.errors import ClickAIError
+from bridge.fetch import FetchError
 from tests.fakes.clickai import FakeClickAI, FakeFile, Reply
 
 USER = "slack:T1:C1"
@@ -299,7 +300,7 @@ async def test_download_assistant_files(
     assert produced.url.startswith("/files/" if relative else fake.origin)
     streamed = [e for e in events if isinstance(e, FileProduced)]
     assert streamed == ([produced] if via == "message_file" else [])
-    assert await client.download(produced.url) == b"PNG-BYTES"
+    assert await client.download(produced.url, max_bytes=1000) == b"PNG-BYTES"
     (download,) = fake.calls(".png", method="GET")
     assert download.headers["Authorization"] == f"Bearer {fake.key}"
 
@@ -308,9 +309,13 @@ async def test_download_size_limit(fake: FakeClickAI, client: ClickAIClient) -> 
     fake.script(Reply(files=(FakeFile(content=b"x" * 100),)))
     finished = (await turn(client, "draw"))[-1]
     assert isinstance(finished, Finished)
-    with pytest.raises(ClickAIError) as info:
+    with pytest.raises(FetchError) as info:
         await client.download(finished.files[0].url, max_bytes=10)
-    assert info.value.code == "file_too_large"
+    assert info.value.reason == "too_large"
+
+
+async def _public_dns(host: str, port: int) -> list[str]:
+    return ["93.184.215.14"]
 
 
 async def test_download_never_sends_the_key_to_another_host() -> None:
@@ -322,11 +327,18 @@ async def test_download_never_sends_the_key_to_another_host() -> None:
 
     transport = httpx.MockTransport(handler)
     async with ClickAIClient(
-        base_url="https://api.clickai.test/v1", api_key="app-secret", transport=transport
+        base_url="https://api.clickai.test/v1",
+        api_key="app-secret",
+        transport=transport,
+        file_hosts=["cdn.example.org"],
+        resolve=_public_dns,
     ) as client:
-        assert await client.download("https://cdn.example.org/files/a.png?sign=1") == b"data"
-        assert await client.download("/files/tools/b.png?sign=2") == b"data"
-        assert await client.download("https://api.clickai.test:443/files/c.png") == b"data"
+        for url in (
+            "https://cdn.example.org/files/a.png?sign=1",
+            "/files/tools/b.png?sign=2",
+            "https://api.clickai.test:443/files/c.png",
+        ):
+            assert await client.download(url, max_bytes=100) == b"data"
     assert str(seen[0].url) == "https://cdn.example.org/files/a.png?sign=1"
     assert "authorization" not in seen[0].headers
     assert str(seen[1].url) == "https://api.clickai.test/files/tools/b.png?sign=2"
@@ -345,9 +357,13 @@ async def test_download_redirect_to_another_host_drops_the_key() -> None:
 
     transport = httpx.MockTransport(handler)
     async with ClickAIClient(
-        base_url="https://api.clickai.test/v1", api_key="app-secret", transport=transport
+        base_url="https://api.clickai.test/v1",
+        api_key="app-secret",
+        transport=transport,
+        file_hosts=["s3.example.org"],
+        resolve=_public_dns,
     ) as client:
-        assert await client.download("/files/x.png") == b"obj"
+        assert await client.download("/files/x.png", max_bytes=100) == b"obj"
     assert seen[0].headers["authorization"] == "Bearer app-secret"
     assert seen[1].url.host == "s3.example.org"
     assert "authorization" not in seen[1].headers

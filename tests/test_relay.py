@@ -43,14 +43,17 @@ async def make_rig(
     limits: RelayLimits | None = None,
     idle_timeout_s: float = 5.0,
     options: TurnOptions | None = None,
+    base_url: str | None = None,
+    file_hosts: tuple[str, ...] = (),
 ) -> Rig:
     store = SqliteStore(db)
     await store.open()
     client = ClickAIClient(
-        base_url=fake.base_url,
+        base_url=base_url or fake.base_url,
         api_key=fake.key,
         idle_timeout_s=idle_timeout_s,
         max_retries=1,
+        file_hosts=file_hosts,
     )
     channel = FakeChannel()
     pacer = Pacer(channel.pace_budget, name="fake")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import aclosing
 from typing import Any, Literal
 
@@ -19,6 +19,7 @@ from bridge.clickai.session import ApiSession, not_accepted
 from bridge.clickai.sse import StreamInterpreter, blocking_events
 from bridge.config import ClickAIConfig
 from bridge.errors import ClickAIError
+from bridge.fetch import Resolver, system_resolve
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,9 @@ class ClickAIClient:
         requests_per_minute: int = 100,
         max_retries: int = 3,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        file_hosts: Iterable[str] = (),
+        file_timeout_s: float = 60.0,
+        resolve: Resolver = system_resolve,
     ) -> None:
         self._session = ApiSession(
             base_url=base_url,
@@ -67,6 +71,9 @@ class ClickAIClient:
             requests_per_minute=requests_per_minute,
             max_retries=max_retries,
             sleep=sleep,
+            file_hosts=file_hosts,
+            file_timeout_s=file_timeout_s,
+            resolve=resolve,
         )
         self._idle_timeout_s = idle_timeout_s
         self._sleep = sleep
@@ -84,6 +91,8 @@ class ClickAIClient:
             idle_timeout_s=config.idle_timeout_s,
             requests_per_minute=config.requests_per_minute,
             max_retries=config.max_retries,
+            file_hosts=config.file_hosts,
+            file_timeout_s=config.file_timeout_s,
         )
 
     async def __aenter__(self) -> ClickAIClient:
@@ -234,8 +243,12 @@ class ClickAIClient:
         """Ask ClickAI to stop a running turn; its stream then ends with the partial answer."""
         await self._session.call("POST", _STOP_PATHS[mode].format(task_id), json={"user": user})
 
-    async def download(self, url: str, *, max_bytes: int | None = None) -> bytes:
-        """Fetch an assistant file URL (relative ``/files/...`` URLs are on the API's host)."""
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """Fetch an assistant file URL through the guarded fetcher (raises FetchError).
+
+        Relative ``/files/...`` URLs are on the API's host; other hosts only when listed in
+        ``file_hosts``.
+        """
         return await self._session.download(url, max_bytes=max_bytes)
 
     # -- conversations and messages -----------------------------------------------------------

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from pydantic import SecretStr
 
 from bridge.clickai.errors import error_from_response, error_from_transport
 from bridge.errors import ClickAIError
+from bridge.fetch import GuardedFetcher, Resolver, system_resolve
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +48,11 @@ class ApiSession:
         requests_per_minute: float,
         max_retries: int,
         sleep: Sleep = asyncio.sleep,
+        file_hosts: Iterable[str] = (),
+        file_timeout_s: float = 60.0,
+        resolve: Resolver = system_resolve,
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._origin = httpx.URL(self.base_url).copy_with(path="/", query=None, fragment=None)
         self._secret = secret if isinstance(secret, SecretStr) else SecretStr(secret)
         timeout = httpx.Timeout(
             connect=connect_timeout_s,
@@ -66,6 +69,14 @@ class ApiSession:
             limits=limits,
             headers={"User-Agent": "clickai-bridge"},
         )
+        self.fetcher = GuardedFetcher(
+            http=self._http,
+            origin=self.base_url,
+            headers=self._auth,
+            allow_hosts=file_hosts,
+            timeout_s=file_timeout_s,
+            resolve=resolve,
+        )
         self._limiter = AsyncLimiter(requests_per_minute, 60)
         self._max_retries = max_retries
         self._sleep = sleep
@@ -73,17 +84,6 @@ class ApiSession:
 
     def url(self, path: str) -> str:
         return f"{self.base_url}/{path.lstrip('/')}"
-
-    def resolve(self, url: str) -> httpx.URL:
-        """An absolute URL; a relative one (``/files/...``) is put on the API root's origin."""
-        return self._origin.join(url)
-
-    def same_origin(self, url: httpx.URL) -> bool:
-        return (url.scheme, url.host, _port(url)) == (
-            self._origin.scheme,
-            self._origin.host,
-            _port(self._origin),
-        )
 
     def _auth(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self._secret.get_secret_value()}"}
@@ -156,37 +156,10 @@ class ApiSession:
         finally:
             await response.aclose()
 
-    async def download(self, url: str, *, max_bytes: int | None = None) -> bytes:
-        """GET a file URL; the secret goes only to the API root's own origin."""
-        target = self.resolve(url)
-        headers = self._auth() if self.same_origin(target) else {}
-
-        async def once() -> bytes:
-            await self._limiter.acquire()
-            try:
-                async with self._http.stream(
-                    "GET", target, headers=headers, follow_redirects=True
-                ) as response:
-                    if response.status_code >= 400:
-                        raise error_from_response(
-                            response.status_code, await response.aread(), response.headers
-                        )
-                    chunks: list[bytes] = []
-                    total = 0
-                    async for chunk in response.aiter_bytes():
-                        total += len(chunk)
-                        if max_bytes is not None and total > max_bytes:
-                            raise ClickAIError(
-                                "bad_request",
-                                f"file is larger than {max_bytes} bytes",
-                                code="file_too_large",
-                            )
-                        chunks.append(chunk)
-                    return b"".join(chunks)
-            except httpx.TransportError as exc:
-                raise error_from_transport(exc) from exc
-
-        return await self.with_retries(once, what="GET file")
+    async def download(self, url: str, *, max_bytes: int) -> bytes:
+        """GET a file URL through the guarded fetcher (the secret only to the API's origin)."""
+        await self._limiter.acquire()
+        return await self.fetcher.fetch(url, max_bytes=max_bytes)
 
     async def with_retries(self, attempt: Callable[[], Awaitable[T]], *, what: str) -> T:
         """Run ``attempt`` again after retryable failures, with backoff."""
@@ -237,9 +210,3 @@ def not_accepted(exc: ClickAIError) -> bool:
     if exc.status:
         return exc.status == 429 or exc.status >= 500 or exc.kind == "rate_limited"
     return isinstance(exc.__cause__, _UNSENT)
-
-
-def _port(url: httpx.URL) -> int | None:
-    if url.port is not None:
-        return url.port
-    return {"http": 80, "https": 443}.get(url.scheme)
