@@ -101,10 +101,22 @@ def _main(args: argparse.Namespace) -> int:
         asyncio.run(commands.chat(settings, sys.stdin, sys.stdout))
         return 0
     except BridgeError as exc:
-        print(f"clickai-bridge: {exc}", file=sys.stderr)
+        print(f"clickai-bridge: {_redact(str(exc), settings)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 0
+    except Exception as exc:  # an unforeseen start-up failure: one line, the trace only at DEBUG
+        log.debug("%s failed", args.command, exc_info=True)
+        line = _redact(f"{type(exc).__name__}: {exc}".splitlines()[0], settings)
+        print(f"clickai-bridge: {args.command} failed: {line}", file=sys.stderr)
+        return 1
+
+
+def _redact(text: str, settings: Settings) -> str:
+    for secret in secrets_of(settings):
+        if secret:
+            text = text.replace(secret, "***")
+    return text
 
 
 def _load(command: str, path: Path | None, environ: Mapping[str, str]) -> Settings:

@@ -2,25 +2,45 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_origin
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
 )
+from pydantic_settings.exceptions import SettingsError
 
 from bridge.errors import ConfigError
 
 PLACEHOLDER = "CHANGE-ME"
 AppMode = Literal["auto", "chat", "agent-chat", "advanced-chat", "completion", "workflow"]
 InputValue = str | int | float | bool
+WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
+"""What Telegram accepts as ``secret_token`` in setWebhook."""
+
+
+def _not_empty(value: SecretStr | None) -> SecretStr | None:
+    if value is not None and not value.get_secret_value().strip():
+        raise ValueError("must not be empty")
+    return value
 
 
 class Section(BaseModel):
@@ -46,6 +66,8 @@ class ClickAIConfig(Section):
     query_variable: str = "query"
     workflow_output: str = ""
     auto_generate_name: bool = True
+
+    _keys_not_empty = field_validator("api_key", "studio_token")(_not_empty)
     file_hosts: list[str] = Field(default_factory=list)
     file_timeout_s: float = Field(default=60.0, gt=0)
 
@@ -105,6 +127,15 @@ class TelegramConfig(Section):
     group_edit_interval_s: float = Field(default=3.0, ge=0.5)
     global_per_second: float = Field(default=25.0, gt=0, le=30)
 
+    _token_not_empty = field_validator("token")(_not_empty)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret_token(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not WEBHOOK_SECRET.fullmatch(value.get_secret_value()):
+            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule)")
+        return value
+
     @model_validator(mode="after")
     def _check(self) -> TelegramConfig:
         if not self.enabled:
@@ -132,6 +163,8 @@ class SlackConfig(Section):
     native_streaming: bool = True
     update_interval_s: float = Field(default=1.0, ge=0.2)
     updates_per_minute: int = Field(default=45, ge=1)
+
+    _secrets_not_empty = field_validator("bot_token", "app_token", "signing_secret")(_not_empty)
 
     @model_validator(mode="after")
     def _check(self) -> SlackConfig:
@@ -200,6 +233,8 @@ def load_settings(path: Path | None = None, environ: Mapping[str, str] | None = 
         return _Loader(env).build(data)
     except ValidationError as exc:
         raise ConfigError(_describe(exc)) from None
+    except SettingsError as exc:
+        raise ConfigError(str(exc).splitlines()[0]) from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
@@ -228,7 +263,7 @@ class _Loader:
                 dotenv_settings: PydanticBaseSettingsSource,
                 file_secret_settings: PydanticBaseSettingsSource,
             ) -> tuple[PydanticBaseSettingsSource, ...]:
-                source = EnvSettingsSource(
+                source = _EnvSource(
                     settings_cls,
                     env_prefix="BRIDGE_",
                     env_nested_delimiter="__",
@@ -241,6 +276,21 @@ class _Loader:
         return Settings.model_construct(
             **{name: getattr(built, name) for name in Settings.model_fields}
         )
+
+
+class _EnvSource(EnvSettingsSource):
+    """Environment values: lists as JSON (``[42,43]``) or comma-separated (``42,43``)."""
+
+    def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        try:
+            return super().decode_complex_value(field_name, field, value)
+        except ValueError:
+            if get_origin(getattr(field, "annotation", None)) is list:  # field may be None
+                return [item.strip() for item in str(value).split(",") if item.strip()]
+            names = [k for k in self.env_vars if k.endswith(f"__{field_name.lower()}")]
+            name = names[0].upper() if names else field_name
+            example = json.dumps({"name": "value"})
+            raise ConfigError(f"{name}: not valid JSON; write a table as {example}") from None
 
 
 def _refuse_unknown_env(env: Mapping[str, str]) -> None:
@@ -282,6 +332,10 @@ def _describe(exc: ValidationError) -> str:
         msg = err["msg"].replace("Value error, ", "")
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+        parts = loc.split(".")
+        if parts[-1].isdigit() or err["type"] == "list_type":
+            loc = ".".join(p for p in parts if not p.isdigit())
+            msg += " (a list: 42,43 or [42, 43] in the environment, [42, 43] in TOML)"
         field = Settings.model_fields.get(loc)
         if err["type"] == "missing" and field is not None and isinstance(field.annotation, type):
             required = [k for k, f in field.annotation.model_fields.items() if f.is_required()]

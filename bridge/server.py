@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+
+from bridge.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +55,13 @@ class HttpServer:
         self._runner = web.AppRunner(self._app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
-        await site.start()
+        try:
+            await site.start()
+        except OSError as exc:
+            await self._runner.cleanup()
+            self._runner = None
+            reason = os.strerror(exc.errno) if exc.errno else str(exc)
+            raise ConfigError(f"server.listen {self._host}:{self._port}: {reason}") from None
         server = site._server  # aiohttp keeps the asyncio server here; read the real port
         sockets = getattr(server, "sockets", None) or []
         if sockets:
