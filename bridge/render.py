@@ -12,6 +12,7 @@ from functools import lru_cache
 
 from bridge.render_base import render_markdown
 from bridge.render_slack import SlackMrkdwn
+from bridge.render_slack import unmention as slack_unmention
 from bridge.render_telegram import TelegramHtml, TelegramPlain, TelegramPlainCompact
 from bridge.text import split_pieces, utf16_len
 
@@ -23,6 +24,7 @@ __all__ = [
     "md_to_slack_mrkdwn",
     "md_to_telegram_html",
     "render_telegram_chunks",
+    "slack_unmention",
     "telegram_measure",
     "telegram_plain",
 ]
@@ -32,8 +34,9 @@ __all__ = [
 def md_to_telegram_html(md: str) -> str:
     """Telegram ``parse_mode=HTML`` text for ``md``.
 
-    Uses only b, i, s, code, pre, pre>code class="language-…", a href (http, https, tg,
-    mailto; other links become "label (url)") and blockquote; every text node is escaped.
+    Uses only b, i, s, code, pre, pre>code class="language-…", a href (http, https, mailto;
+    other links become "label (url)", tg:// links only their label) and blockquote; every
+    text node is escaped and an ``@name`` gets an invisible word joiner (no mention).
     Headings become bold lines, lists "• " / "1. " lines indented per level, tables a
     ``<pre>`` grid, images links, rules "———". Returns "" only for blank input. A partial
     answer renders as what it is so far: an unclosed "**" or link stays literal text, an

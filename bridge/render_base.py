@@ -31,7 +31,9 @@ class Style:
 
     rule = "———"
     quote_mark = "> "
-    link_schemes: frozenset[str] = frozenset({"http", "https", "mailto", "tg"})
+    link_schemes: frozenset[str] = frozenset({"http", "https", "mailto"})
+    dropped_schemes: frozenset[str] = frozenset({"tg", "slack", "javascript", "data"})
+    """Links to these never show their target: a ``tg://user?id=`` link is a mention."""
 
     def text(self, s: str) -> str:
         return s
@@ -227,6 +229,8 @@ def _link(node: SyntaxTreeNode, style: Style, ctx: Ctx) -> str:
         return label
     if not url:
         return label
+    if url.partition(":")[0].strip().lower() in style.dropped_schemes:
+        return "" if label == style.text(url) else label
     return (
         style.link(label, url, ctx) if style.allowed(url) else Style.link(style, label, url, ctx)
     )

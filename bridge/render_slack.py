@@ -2,7 +2,22 @@
 
 from __future__ import annotations
 
+import re
+
 from bridge.render_base import Ctx, Line, Style
+
+_SPECIAL = re.compile(r"<(?=[!@])")
+ZERO_WIDTH_SPACE = "\u200b"
+
+
+def unmention(md: str) -> str:
+    """Answer text with Slack's mention syntax (``<!channel>``, ``<!here>``, ``<!everyone>``,
+    ``<@U…>``, ``<!subteam^…>``) broken by a zero-width space after the ``<``.
+
+    The change at a ``<`` depends only on the next character, so the result for a prefix of
+    a streamed answer is a prefix of the result for the whole answer.
+    """
+    return _SPECIAL.sub("<" + ZERO_WIDTH_SPACE, md) if "<" in md else md
 
 
 def _escape(s: str) -> str:

@@ -8,6 +8,16 @@ import re
 from bridge.render_base import Ctx, Line, Style
 
 _LANG_JUNK = re.compile(r"[^A-Za-z0-9_+#.-]")
+_MENTION = re.compile(r"(?<![\w@])@(?=\w)")
+WORD_JOINER = "\u2060"
+
+
+def unmention(s: str) -> str:
+    """``@name`` with an invisible word joiner after the ``@``, so Telegram sees no mention.
+
+    E-mail addresses (``a@b.c``, ``@`` after a word character) are left alone.
+    """
+    return _MENTION.sub("@" + WORD_JOINER, s) if "@" in s else s
 
 
 class TelegramHtml(Style):
@@ -18,7 +28,7 @@ class TelegramHtml(Style):
     """
 
     def text(self, s: str) -> str:
-        return html.escape(s, quote=False)
+        return html.escape(unmention(s), quote=False)
 
     def bold(self, s: str, ctx: Ctx) -> str:
         return f"<b>{s}</b>" if s and not ctx.in_bold else s
@@ -59,6 +69,9 @@ class TelegramHtml(Style):
 
 class TelegramPlain(Style):
     """Text without any markup, for sending with no ``parse_mode``."""
+
+    def text(self, s: str) -> str:
+        return unmention(s)
 
 
 class TelegramPlainCompact(TelegramPlain):

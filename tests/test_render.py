@@ -150,8 +150,8 @@ def test_validator_rejects_what_telegram_rejects() -> None:
         ),
         ("<https://x.org>", '<a href="https://x.org">https://x.org</a>'),
         (
-            "[mail](mailto:a@b.c) [me](tg://user?id=1)",
-            '<a href="mailto:a@b.c">mail</a> <a href="tg://user?id=1">me</a>',
+            "[mail](mailto:a@b.c) [me](tg://user?id=1) <tg://user?id=2>",
+            '<a href="mailto:a@b.c">mail</a> me ',
         ),
         ("[rel](/path) [ftp](ftp://h/x)", "rel (/path) ftp (ftp://h/x)"),
         ("[x](javascript:alert(1))", "[x](javascript:alert(1))"),
@@ -293,7 +293,7 @@ def test_slack_special_cases() -> None:
     assert md_to_slack_mrkdwn("# **Big** title") == "*Big title*"
     assert md_to_slack_mrkdwn("[a|b](https://x.y/p|q)") == "<https://x.y/p%7Cq|a|b>"
     assert md_to_slack_mrkdwn("``a`b``") == "a`b"
-    assert md_to_slack_mrkdwn("[x](tg://user?id=1)") == "x (tg://user?id=1)"
+    assert md_to_slack_mrkdwn("[x](tg://user?id=1)") == "x"
     assert md_to_slack_mrkdwn("<script>") == "&lt;script&gt;"
     assert md_to_slack_mrkdwn("> a\n>\n> > b") == "> a\n>\n> b"
     assert md_to_slack_mrkdwn("- > quoted in a list") == "• &gt; quoted in a list"

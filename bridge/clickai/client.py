@@ -155,6 +155,7 @@ class ClickAIClient:
                 for event in blocking_events(payload, workflow_output=turn.workflow_output):
                     yield event
                 return
+            response.encoding = "utf-8-sig"  # SSE is UTF-8; a leading BOM is not part of a field
             interpreter = StreamInterpreter(workflow_output=turn.workflow_output)
             events = self._frames(response, interpreter)
             try:

@@ -13,6 +13,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.i18n import t
 from bridge.model import OutboundFile
+from bridge.render import slack_unmention
 from channels.slack import api
 from channels.slack.feedback import Extras
 from channels.slack.messages import Messenger, StreamSupport, Target
@@ -94,6 +95,7 @@ class SlackReply:
     async def update(self, text: str) -> None:
         if self._gone is not None or not text.strip():
             return
+        text = slack_unmention(text)
         try:
             await self._show(text, final=False, extras=None)
         except RateLimited:
@@ -115,6 +117,7 @@ class SlackReply:
         self._stop_refresher()
         if self._gone is not None:
             raise self._gone
+        text = slack_unmention(text)
         try:
             extras = Extras(notice=notice, feedback=feedback) if notice or feedback else None
             await self._show(text, final=True, extras=extras)
