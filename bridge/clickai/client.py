@@ -77,6 +77,8 @@ class ClickAIClient:
         )
         self._idle_timeout_s = idle_timeout_s
         self._sleep = sleep
+        self._selectors: dict[str, tuple[str, ...]] = {}
+        """Per workflow output, the variable whose ``text_chunk`` frames stream it."""
 
     @classmethod
     def from_config(
@@ -156,7 +158,9 @@ class ClickAIClient:
                     yield event
                 return
             response.encoding = "utf-8-sig"  # SSE is UTF-8; a leading BOM is not part of a field
-            interpreter = StreamInterpreter(workflow_output=turn.workflow_output)
+            interpreter = StreamInterpreter(
+                workflow_output=turn.workflow_output, selectors=self._selectors
+            )
             events = self._frames(response, interpreter)
             try:
                 async with aclosing(events):

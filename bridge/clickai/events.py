@@ -32,7 +32,8 @@ class TextDelta:
 
 @dataclass(frozen=True, slots=True)
 class TextReplace:
-    """Output moderation: discard everything shown so far and show ``text`` instead."""
+    """Discard everything shown so far and show ``text`` instead (output moderation, or a
+    workflow's configured output when the streamed chunks were not exactly it)."""
 
     text: str
 

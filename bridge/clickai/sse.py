@@ -34,8 +34,16 @@ class StreamInterpreter:
     rest of the stream should be dropped. Call :meth:`eof` when the stream closed without one.
     """
 
-    def __init__(self, *, workflow_output: str = "") -> None:
+    def __init__(
+        self,
+        *,
+        workflow_output: str = "",
+        selectors: dict[str, tuple[str, ...]] | None = None,
+    ) -> None:
         self._workflow_output = workflow_output
+        self._selectors = {} if selectors is None else selectors
+        self._chunks: dict[tuple[str, ...], list[str]] = {}
+        self._shown: list[str] = []
         self._started = False
         self._ids = {"conversation_id": "", "message_id": "", "task_id": ""}
         self._got_text = False
@@ -92,10 +100,11 @@ class StreamInterpreter:
         if kind in _TEXT_EVENTS or (kind == "message_file" and "answer" in frame):
             out.extend(self._text(_s(frame.get("answer"))))
         elif kind == "text_chunk":
-            out.extend(self._text(_s(body.get("text"))))
+            out.extend(self._text_chunk(body))
         elif kind == "message_replace":
             self._got_text = True
-            out.append(TextReplace(_s(frame.get("answer"))))
+            self._shown = [_s(frame.get("answer"))]
+            out.append(TextReplace(self._shown[0]))
         elif kind == "agent_thought":
             out.append(_thought(frame))
         elif kind == "message_file":
@@ -132,14 +141,38 @@ class StreamInterpreter:
         if not text:
             return []
         self._got_text = True
+        self._shown.append(text)
         return [TextDelta(text)]
+
+    def _text_chunk(self, body: Mapping[str, Any]) -> list[StreamEvent]:
+        """A workflow streams a chunk for every End output (debug ones too), each tagged with
+        the variable it comes from. With ``workflow_output`` set, only the chunks of the
+        variable that fed that output last time are shown; the rest wait for the final value."""
+        text = _s(body.get("text"))
+        raw = body.get("from_variable_selector")
+        selector = tuple(str(x) for x in raw) if isinstance(raw, list) else ()
+        self._chunks.setdefault(selector, []).append(text)
+        wanted = self._workflow_output
+        if wanted and self._selectors.get(wanted) != selector:
+            return []
+        return self._text(text)
 
     def _workflow_finished(self, body: Mapping[str, Any]) -> list[StreamEvent]:
         _check_run_status(body)
         self._add_files(body.get("files"))
         out: list[StreamEvent] = []
         answer: str | None = None
-        if not self._got_text:
+        outputs = body.get("outputs")
+        wanted = self._workflow_output
+        if wanted and isinstance(outputs, Mapping) and outputs.get(wanted) is not None:
+            answer = render_outputs(outputs, wanted)
+            self._learn(wanted, answer)
+            if not self._shown:
+                out.extend(self._text(answer))
+            elif "".join(self._shown) != answer:
+                out.append(TextReplace(answer))
+                self._shown = [answer]
+        elif not self._got_text:
             rendered = render_outputs(body.get("outputs"), self._workflow_output)
             if rendered:
                 answer = rendered
@@ -148,6 +181,13 @@ class StreamInterpreter:
         usage = self._end_usage or ({"total_tokens": total} if isinstance(total, int) else {})
         out.append(self._finish(usage=usage, answer=answer))
         return out
+
+    def _learn(self, output: str, value: str) -> None:
+        """Remember which variable's chunks make up ``output``, to stream it next time."""
+        for selector, parts in self._chunks.items():
+            if "".join(parts) == value:
+                self._selectors[output] = selector
+                return
 
     def _finish(self, *, usage: dict[str, Any], answer: str | None = None) -> Finished:
         self.done = True

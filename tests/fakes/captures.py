@@ -148,3 +148,21 @@ def failure(capture: Capture | str, *, path: str | None = None) -> HttpFailure:
     cap = load(capture) if isinstance(capture, str) else capture
     headers = {"Content-Type": cap.content_type}
     return HttpFailure(status=cap.status, body=cap.body.decode(), headers=headers, path=path)
+
+
+def sse_frames(capture: Capture | str) -> list[tuple[str, str]]:
+    """The (event, data) of each SSE frame of a stream capture, pings included, in order."""
+    cap = load(capture) if isinstance(capture, str) else capture
+    frames: list[tuple[str, str]] = []
+    for block in cap.body.decode().replace("\r\n", "\n").split("\n\n"):
+        event, data = "message", []
+        for line in block.split("\n"):
+            field, _, value = line.partition(":")
+            value = value.removeprefix(" ")
+            if field == "event":
+                event = value
+            elif field == "data":
+                data.append(value)
+        if data or event != "message":
+            frames.append((event, "\n".join(data)))
+    return frames
