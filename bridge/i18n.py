@@ -14,6 +14,9 @@ _EN: dict[str, str] = {
     "err_upstream": "⚠️ The assistant ran into a problem. Please try again.",
     "err_timeout": "⌛ The assistant took too long to answer. Please try again.",
     "err_internal": "⚠️ Something went wrong on our side. Please try again.",
+    "err_stream_dropped": (
+        "⚠️ The connection to the assistant broke, so the answer above may be incomplete."
+    ),
     "err_file_not_accepted": "📎 The assistant does not accept this kind of file.",
     "err_file_not_accepted_named": "📎 The assistant does not accept the file “{name}”.",
     "err_too_many_files": "📎 Too many files: the assistant takes at most {limit} per message.",
@@ -73,6 +76,9 @@ _VI: dict[str, str] = {
     "err_upstream": "⚠️ Trợ lý gặp sự cố. Vui lòng thử lại.",
     "err_timeout": "⌛ Trợ lý phản hồi quá lâu. Vui lòng thử lại.",
     "err_internal": "⚠️ Đã có lỗi xảy ra phía chúng tôi. Vui lòng thử lại.",
+    "err_stream_dropped": (
+        "⚠️ Kết nối tới trợ lý bị gián đoạn nên câu trả lời ở trên có thể chưa đầy đủ."
+    ),
     "err_file_not_accepted": "📎 Trợ lý không nhận loại tệp này.",
     "err_file_not_accepted_named": "📎 Trợ lý không nhận tệp “{name}”.",
     "err_too_many_files": "📎 Quá nhiều tệp: trợ lý chỉ nhận tối đa {limit} tệp mỗi tin nhắn.",

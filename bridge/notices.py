@@ -18,5 +18,7 @@ def clickai_notice(lang: str, exc: ClickAIError) -> str:
         if problem.detail:
             return t(lang, "err_file_not_accepted_named", name=problem.detail)
         return t(lang, "err_file_not_accepted")
+    if exc.code == "stream_dropped":
+        return t(lang, "err_stream_dropped")
     kind = "upstream" if exc.kind == "conversation_gone" else exc.kind
     return t(lang, f"err_{kind}")

@@ -310,7 +310,9 @@ class Relay:
         except ClickAIError as exc:
             outcome = "failed"
             self._metrics.clickai_errors.labels(exc.kind).inc()
-            log.warning("%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
+            # The plan's quota is the operator's to fix; other failures are the user's to retry.
+            level = logging.ERROR if exc.kind == "quota" else logging.WARNING
+            log.log(level, "%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
             await paced.finish(state.text, notice=clickai_notice(msg.language, exc))
         except AttachmentError as exc:
             outcome = "failed"

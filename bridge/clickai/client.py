@@ -10,13 +10,13 @@ from contextlib import aclosing
 from typing import Any, Literal
 
 import httpx
-from httpx_sse import EventSource
 from pydantic import SecretStr
 
 from bridge.clickai.errors import error_from_transport
 from bridge.clickai.events import RunMode, StreamEvent, TurnRequest, UploadedFile
 from bridge.clickai.session import ApiSession, not_accepted
 from bridge.clickai.sse import StreamInterpreter, blocking_events
+from bridge.clickai.streaming import read_stream
 from bridge.config import ClickAIConfig
 from bridge.errors import ClickAIError
 from bridge.fetch import Resolver, system_resolve
@@ -161,7 +161,13 @@ class ClickAIClient:
             interpreter = StreamInterpreter(
                 workflow_output=turn.workflow_output, selectors=self._selectors
             )
-            events = self._frames(response, interpreter)
+            events = read_stream(
+                self._session,
+                response,
+                interpreter,
+                user=turn.user,
+                idle_timeout_s=self._idle_timeout_s,
+            )
             try:
                 async with aclosing(events):
                     async for event in events:
@@ -170,36 +176,6 @@ class ClickAIClient:
                 if not interpreter.done and not interpreter.failed:
                     await self._give_up(interpreter.task_id, turn, exc)
                 raise
-
-    async def _frames(
-        self, response: httpx.Response, interpreter: StreamInterpreter
-    ) -> AsyncGenerator[StreamEvent, None]:
-        """The events of one open SSE answer, with the idle timeout (pings do not re-arm it)."""
-        frames = EventSource(response).aiter_sse()
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self._idle_timeout_s
-        try:
-            while not interpreter.done:
-                try:
-                    async with asyncio.timeout_at(deadline):
-                        sse = await frames.__anext__()
-                except StopAsyncIteration:
-                    for event in interpreter.eof():
-                        yield event
-                    return
-                except TimeoutError as exc:
-                    raise ClickAIError(
-                        "timeout", f"no data from ClickAI for {self._idle_timeout_s:g}s"
-                    ) from exc
-                except httpx.TransportError as exc:
-                    raise error_from_transport(exc) from exc
-                events, is_data = interpreter.feed(sse.event, sse.data)
-                if is_data:
-                    deadline = loop.time() + self._idle_timeout_s
-                for event in events:
-                    yield event
-        finally:
-            await frames.aclose()
 
     async def _give_up(self, task_id: str, turn: TurnRequest, why: BaseException) -> None:
         """Stop a task whose stream the bridge abandons, so ClickAI does not finish it unseen."""

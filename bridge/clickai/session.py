@@ -129,13 +129,21 @@ class ApiSession:
 
     @asynccontextmanager
     async def open_stream(
-        self, method: str, path: str, *, json: Mapping[str, Any], conversation_scoped: bool
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        conversation_scoped: bool,
     ) -> AsyncIterator[httpx.Response]:
         """One attempt at a streaming request; the response is open (status < 400) inside."""
         await self._limiter.acquire()
         log.debug("ClickAI %s %s (stream)", method, path)
         headers = {**self._auth(), "Accept": "text/event-stream", "Cache-Control": "no-store"}
-        request = self._http.build_request(method, self.url(path), json=json, headers=headers)
+        request = self._http.build_request(
+            method, self.url(path), json=json, params=params, headers=headers
+        )
         try:
             response = await self._http.send(request, stream=True)
         except httpx.TransportError as exc:

@@ -44,6 +44,7 @@ class StreamInterpreter:
         self._selectors = {} if selectors is None else selectors
         self._chunks: dict[tuple[str, ...], list[str]] = {}
         self._shown: list[str] = []
+        self._agent = False
         self._started = False
         self._ids = {"conversation_id": "", "message_id": "", "task_id": ""}
         self._got_text = False
@@ -51,6 +52,9 @@ class StreamInterpreter:
         self._chatflow = False
         self._end_usage: dict[str, Any] | None = None
         self.done = False
+        self.workflow_run_id = ""
+        self.reopened = False
+        """The stream was reopened after a drop: frames may have been missed in between."""
         self.failed = False
         """The server ended the stream in failure (an ``error`` frame, a failed run, or EOF
         before any answer): nothing is left running on its side."""
@@ -58,6 +62,12 @@ class StreamInterpreter:
     @property
     def started(self) -> bool:
         return self._started
+
+    @property
+    def resumable(self) -> bool:
+        """A workflow or chatflow run is under way: its dropped stream can be reopened."""
+        ended = self.done or self.failed or self._end_usage is not None  # message_end came
+        return bool(self.workflow_run_id) and not ended
 
     @property
     def task_id(self) -> str:
@@ -97,7 +107,10 @@ class StreamInterpreter:
             out.append(Started(**self._ids))
         data = frame.get("data")
         body: Mapping[str, Any] = data if isinstance(data, Mapping) else {}
-        if kind in _TEXT_EVENTS or (kind == "message_file" and "answer" in frame):
+        if kind == "message" and self._agent:
+            out.extend(self._final_text(_s(frame.get("answer"))))
+        elif kind in _TEXT_EVENTS or (kind == "message_file" and "answer" in frame):
+            self._agent = self._agent or kind == "agent_message"
             out.extend(self._text(_s(frame.get("answer"))))
         elif kind == "text_chunk":
             out.extend(self._text_chunk(body))
@@ -114,9 +127,10 @@ class StreamInterpreter:
         elif kind == "message_end":
             self._add_files(frame.get("files"))
             self._end_usage = _usage(frame.get("metadata"))
-            if not (self._chatflow and not self._got_text):
+            if not (self._chatflow and (self.reopened or not self._got_text)):
                 out.append(self._finish(usage=self._end_usage))
-            # else: a chatflow whose answer is only in its outputs; workflow_finished follows.
+            # else: a chatflow whose answer is only (or, after a reopen, surely) complete in its
+            # outputs; workflow_finished follows.
         elif kind == "workflow_started":
             self._chatflow = "message_id" in frame
         elif kind == "workflow_finished":
@@ -144,6 +158,14 @@ class StreamInterpreter:
         self._shown.append(text)
         return [TextDelta(text)]
 
+    def _final_text(self, text: str) -> list[StreamEvent]:
+        """Dify's "agent" mode ends with one ``message`` holding the whole answer after the
+        ``agent_message`` deltas: it is the final value, never more text to append."""
+        if not text or "".join(self._shown) == text:
+            return []
+        self._got_text, self._shown = True, [text]
+        return [TextReplace(text)]
+
     def _text_chunk(self, body: Mapping[str, Any]) -> list[StreamEvent]:
         """A workflow streams a chunk for every End output (debug ones too), each tagged with
         the variable it comes from. With ``workflow_output`` set, only the chunks of the
@@ -163,7 +185,7 @@ class StreamInterpreter:
         out: list[StreamEvent] = []
         answer: str | None = None
         outputs = body.get("outputs")
-        wanted = self._workflow_output
+        wanted = self._workflow_output or ("answer" if self.reopened and self._chatflow else "")
         if wanted and isinstance(outputs, Mapping) and outputs.get(wanted) is not None:
             answer = render_outputs(outputs, wanted)
             self._learn(wanted, answer)
@@ -200,6 +222,7 @@ class StreamInterpreter:
         )
 
     def _note_ids(self, frame: Mapping[str, Any]) -> None:
+        self.workflow_run_id = self.workflow_run_id or _s(frame.get("workflow_run_id"))
         for key in self._ids:
             if not self._ids[key]:
                 self._ids[key] = _s(frame.get(key))

@@ -139,3 +139,34 @@ async def test_rating_a_message_clickai_no_longer_has_says_it_cannot_be_rated(
         await b.send(tg.callback(BINH.id, BINH, answer.message_id, "fb:like"))
         assert tg.callback_answers[-1]["text"] == t("vi", "feedback_unknown")
         assert len(chatflow.calls("feedbacks")) == 1
+
+
+async def test_a_dropped_chatflow_stream_continues_in_the_same_reply(
+    tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
+) -> None:
+    head, tail = captures.cut("50-slow-stream", after='"event":"message"', nth=2)
+    chatflow.script(head)
+    chatflow.script_resume(tail)
+    async with bridge(tg, chatflow, tmp_path) as b:
+        await b.send(tg.text(ANN.id, ANN, "slow please"))
+        [reply] = tg.chat(ANN.id).bot_messages()
+        # the capture's whole answer, rendered from its Markdown
+        assert reply.text == (
+            "Working on: slow one\n\n• step one: slept 4.0s\n• step two: slept 4.0s\n\nDone."
+        )
+        assert reply.buttons() == ["👍", "👎"]
+        assert len(chatflow.calls("chat-messages")) == 1
+
+
+async def test_a_dropped_stream_the_server_cannot_reopen_keeps_the_partial_with_a_note(
+    tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
+) -> None:
+    head, _ = captures.cut("50-slow-stream", after='"event":"message"', nth=2)
+    chatflow.script(head)
+    async with bridge(tg, chatflow, tmp_path) as b:
+        await b.send(tg.text(BINH.id, BINH, "slow please"))
+        [reply] = tg.chat(BINH.id).bot_messages()
+        assert reply.text.startswith("Working on: slow one")
+        assert reply.text.endswith(t("vi", "err_stream_dropped"))
+        assert len(chatflow.calls("chat-messages")) == 1
+        assert len(chatflow.stops) == 1

@@ -166,3 +166,17 @@ def sse_frames(capture: Capture | str) -> list[tuple[str, str]]:
         if data or event != "message":
             frames.append((event, "\n".join(data)))
     return frames
+
+
+def cut(capture: Capture | str, *, after: str, nth: int = 1) -> tuple[RawFrames, RawFrames]:
+    """A stream capture split after its ``nth`` frame containing ``after`` (e.g. ``'"message"'``):
+    the first part as a stream that ends early, the rest as what reopening it serves."""
+    cap = load(capture) if isinstance(capture, str) else capture
+    blocks = [b + b"\n\n" for b in cap.body.split(b"\n\n") if b.strip()]
+    hits = [i for i, b in enumerate(blocks) if after.encode() in b]
+    at = hits[nth - 1] + 1
+    head, tail = b"".join(blocks[:at]), b"".join(blocks[at:])
+    return (
+        RawFrames([head], content_type=cap.content_type),
+        RawFrames([tail], content_type=cap.content_type),
+    )

@@ -81,6 +81,7 @@ class _Base:
         self.stops: list[tuple[str, str]] = []
         self._port = port
         self._scripts: list[Reply | RawFrames | HttpFailure] = []
+        self.resumes: list[RawFrames] = []
         self._failures: list[HttpFailure] = []
         self._resets: list[str | None] = []
         self._state: dict[tuple[str, str], _UserState] = {}
@@ -98,6 +99,12 @@ class _Base:
     def script(self, *items: Reply | RawFrames | HttpFailure) -> None:
         """Queue behaviours for the next generation requests, one per request."""
         self._scripts.extend(items)
+
+    def script_resume(self, *items: RawFrames) -> None:
+        """Queue answers for ``GET /v1/workflow/{run_id}/events`` (reopening a dropped workflow
+        or chatflow stream), one per request; with none queued the path is a 404, as on a
+        server without it."""
+        self.resumes.extend(items)
 
     def fail_next(self, failure: HttpFailure, *, times: int = 1) -> None:
         """Fail the next ``times`` requests whose path ends with ``failure.path`` (None = any)."""

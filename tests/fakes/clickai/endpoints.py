@@ -9,7 +9,7 @@ from aiohttp import BodyPartReader, web
 
 from tests.fakes.clickai.base import _Base
 from tests.fakes.clickai.model import _UUID, _WERKZEUG_404, DEFAULT_USER, _ApiError, _Conversation
-from tests.fakes.clickai.wire import _json, _limit, _require_chat
+from tests.fakes.clickai.wire import _json, _limit, _raw, _require_chat
 
 
 class _Endpoints(_Base):
@@ -260,6 +260,15 @@ class _Endpoints(_Base):
                 "author_name": "FakeClickAI",
             }
         )
+
+    async def _resume(self, request: web.Request) -> web.StreamResponse:
+        """``GET /v1/workflow/{run_id}/events?user=``: the next scripted resume, else 404."""
+        self._app(request)
+        if not self.resumes:
+            raise web.HTTPNotFound
+        if not request.query.get("user"):
+            raise _ApiError(400, "invalid_param", "user is required")
+        return await _raw(request, self.resumes.pop(0))
 
     async def _file(self, request: web.Request) -> web.Response:
         served = self._served.get(request.path)

@@ -51,6 +51,7 @@ class FakeClickAI(_Generate, _Endpoints):
         add("DELETE", "/v1/conversations/{conversation_id}", self._delete)
         add("GET", "/v1/parameters", self._parameters)
         add("GET", "/v1/info", self._info)
+        add("GET", "/v1/workflow/{run_id}/events", self._resume)
         add("GET", "/files/{tail:.*}", self._file)
         add("GET", "/assistant/api/assistant/my-assistants", self._assistants)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
