@@ -18,11 +18,12 @@ from bridge.config import Settings
 from bridge.errors import BridgeError, ClickAIError
 from bridge.metrics import Metrics
 from bridge.model import Channel
+from bridge.namespaces import DEFAULT_BACKEND, default_namespaces
 from bridge.pacing import Pacer
 from bridge.relay import Relay, RelayLimits
 from bridge.server import HttpRoute, HttpServer
 from bridge.store import open_store
-from bridge.store.base import Store
+from bridge.store.base import Namespace, Store
 from bridge.turn import ApiMode, TurnOptions, TurnRunner
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,9 @@ class BridgeApp:
 
     async def _start(self) -> None:
         s = self.settings
-        self.store = open_store(s.store.url)
+        self.store = open_store(s.store.url, schema=s.store.schema_)
         await self.store.open()
+        namespaces = await self._namespaces(self.store)
         self.clickai = ClickAIClient.from_config(s.clickai)
         mode = await self._resolve_mode(self.clickai)
         await self._check_inputs(self.clickai)
@@ -116,6 +118,7 @@ class BridgeApp:
             channels={c.name: c for c in self.channels},
             pacers=self.pacers,
             metrics=self.metrics,
+            namespaces=namespaces,
             limits=RelayLimits(
                 max_query_chars=s.bridge.max_query_chars,
                 user_messages_per_minute=s.bridge.user_messages_per_minute,
@@ -143,6 +146,20 @@ class BridgeApp:
             log.warning(
                 "%d message(s) were interrupted by the last stop; told %d", len(interrupted), told
             )
+
+    async def _namespaces(self, store: Store) -> dict[str, Namespace]:
+        """Each channel's namespace; each adopts its own rows written before namespaces."""
+        defaults = default_namespaces(self.settings)
+        namespaces: dict[str, Namespace] = {}
+        for channel in self.channels:
+            ns = defaults.get(channel.name) or Namespace(bot=channel.name, backend=DEFAULT_BACKEND)
+            namespaces[channel.name] = ns
+            moved = await store.scoped(ns).adopt_legacy_rows(channel.name)
+            if moved:
+                log.info(
+                    "store: %d %s row(s) moved into namespace %s", moved, channel.name, ns.bot
+                )
+        return namespaces
 
     async def _resolve_mode(self, client: ClickAIClient) -> str:
         if self.app_mode != "auto":

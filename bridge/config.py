@@ -74,6 +74,10 @@ class ClickAIConfig(Section):
 
 class StoreConfig(Section):
     url: str = "sqlite:///data/bridge.db"
+    schema_: str | None = Field(
+        default=None, alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+    )
+    """PostgreSQL only: keep the tables in this schema (created when missing)."""
 
 
 class ServerConfig(Section):
@@ -309,6 +313,7 @@ def _refuse_unknown_env(env: Mapping[str, str]) -> None:
             isinstance(model, type)
             and issubclass(model, BaseModel)
             and sub not in model.model_fields
+            and sub not in {f.alias for f in model.model_fields.values()}
         ):
             raise ConfigError(f"{name}: unknown key {section}.{sub}")
 

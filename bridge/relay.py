@@ -16,7 +16,7 @@ from bridge.metrics import Metrics
 from bridge.model import Channel, FeedbackOutcome, InboundMessage, Rating, ReplyRef
 from bridge.notices import clickai_notice
 from bridge.pacing import PacedReply, Pacer
-from bridge.store.base import EventRow, Store
+from bridge.store.base import EventRow, Namespace, Store
 from bridge.tasks import KeyedLocks, TaskSet
 from bridge.turn import TurnRunner, TurnState
 
@@ -51,11 +51,20 @@ class Relay:
         metrics: Metrics,
         limits: RelayLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
+        namespaces: Mapping[str, Namespace] | None = None,
     ) -> None:
         self._store = store
         self._clickai = clickai
         self._runner = runner
         self._channels = channels
+        # Each channel instance (bot) reads and writes its own namespace of the store; channels
+        # without one use the store as given.
+        self._stores: dict[str, Store] = {
+            name: store.scoped(ns) for name, ns in (namespaces or {}).items()
+        }
+        self._runners: dict[str, TurnRunner] = {
+            name: runner.scoped(scoped) for name, scoped in self._stores.items()
+        }
         self._pacers = pacers
         self._metrics = metrics
         self._limits = limits or RelayLimits()
@@ -84,7 +93,7 @@ class Relay:
             status="accepted",
             created_at=time.time(),
         )
-        if not await self._store.claim_event(row):
+        if not await self._store_of(msg.key.channel).claim_event(row):
             self._metrics.messages.labels(msg.key.channel, "duplicate").inc()
             log.info("%s: duplicate delivery %s ignored", msg.key.channel, msg.event_id)
             return False
@@ -92,7 +101,8 @@ class Relay:
         return True
 
     async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
-        row = await self._store.get_reply(ref)
+        store = self._store_of(ref.channel)
+        row = await store.get_reply(ref)
         if row is None:
             return FeedbackOutcome(found=False)
         new = None if toggle and row.rating == rating else rating
@@ -107,12 +117,12 @@ class Relay:
                 return FeedbackOutcome(found=False)
             log.warning("feedback on %s failed: %s", row.message_id, exc)
             return FeedbackOutcome(found=True, rating=row.rating, ok=False)
-        await self._store.set_rating(row.message_id, new)
+        await store.set_rating(row.message_id, new)
         self._metrics.feedback.labels(ref.channel, new or "none").inc()
         return FeedbackOutcome(found=True, rating=new)
 
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
-        moved = await self._store.migrate_chat(channel, old_chat_id, new_chat_id)
+        moved = await self._store_of(channel).migrate_chat(channel, old_chat_id, new_chat_id)
         log.info("%s: chat %s is now %s (%d rows moved)", channel, old_chat_id, new_chat_id, moved)
 
     async def opening_statement(self) -> str:
@@ -129,7 +139,20 @@ class Relay:
     # --- lifecycle ---------------------------------------------------------------------------
     async def pending(self) -> list[EventRow]:
         """Messages a previous run accepted but never answered (read before intake starts)."""
-        return await self._store.pending_events()
+        events: list[EventRow] = []
+        seen: set[Namespace] = set()
+        for name in self._channels:
+            store = self._store_of(name)
+            if store.namespace in seen:
+                continue
+            seen.add(store.namespace)
+            events += [e for e in await store.pending_events() if e.channel in self._channels]
+        events.sort(key=lambda e: e.created_at)
+        return events
+
+    def _store_of(self, channel: str) -> Store:
+        """The store view of a channel instance's namespace."""
+        return self._stores.get(channel, self._store)
 
     async def recover(self, events: list[EventRow]) -> int:
         """Tell the users of interrupted messages to resend them; each gets one notice."""
@@ -149,7 +172,7 @@ class Relay:
                 log.exception(
                     "could not tell %s about interrupted %s", event.scope, event.event_id
                 )
-            await self._store.finish_event(event.event_id)
+            await self._store_of(event.channel).finish_event(event.event_id)
         return told
 
     def stop_intake(self) -> None:
@@ -188,7 +211,7 @@ class Relay:
                 async with self._locks.hold(msg.key.scope):
                     queued = False
                     if msg.command == "new":
-                        await self._store.drop_conversation(msg.key.scope)
+                        await self._store_of(channel_name).drop_conversation(msg.key.scope)
                         await self._notify(msg, t(msg.language, "new_conversation"))
                         self._metrics.messages.labels(channel_name, "command").inc()
                     else:
@@ -206,7 +229,7 @@ class Relay:
         except Exception:
             log.exception("%s: unexpected failure handling %s", channel_name, msg.event_id)
         finally:
-            await self._store.finish_event(msg.event_id)
+            await self._store_of(channel_name).finish_event(msg.event_id)
 
     async def _bounded(self, delivery: Awaitable[object], msg: InboundMessage) -> None:
         """Deliver a shutdown notice within a few seconds; at shutdown, a failure is one line."""
@@ -298,7 +321,7 @@ class Relay:
     async def _answer(self, msg: InboundMessage) -> None:
         channel = self._channels[msg.key.channel]
         scope = msg.key.scope
-        row = await self._store.get_conversation(scope)
+        row = await self._store_of(msg.key.channel).get_conversation(scope)
         state = TurnState(user=row.user if row else scope)
         paced = self._pacers[msg.key.channel].open(channel.open_reply(msg))
         self._running[scope] = state
@@ -306,7 +329,8 @@ class Relay:
         outcome = "answered"
         try:
             await paced.start()
-            await self._runner.run(msg, channel, paced, state)
+            runner = self._runners.get(msg.key.channel, self._runner)
+            await runner.run(msg, channel, paced, state)
         except ClickAIError as exc:
             outcome = "failed"
             self._metrics.clickai_errors.labels(exc.kind).inc()

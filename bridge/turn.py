@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import mimetypes
 import posixpath
@@ -81,6 +82,12 @@ class TurnRunner:
     @property
     def max_file_bytes(self) -> int:
         return self._opts.max_file_bytes
+
+    def scoped(self, store: Store) -> TurnRunner:
+        """The same runner keeping its conversations in ``store`` (a bot's namespace view)."""
+        clone = copy.copy(self)
+        clone._store = store
+        return clone
 
     async def run(
         self, msg: InboundMessage, channel: Channel, paced: PacedReply, state: TurnState

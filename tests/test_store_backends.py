@@ -109,6 +109,18 @@ class Backend:
             return
         await self._pg("INSERT INTO schema_version (version, applied_at) VALUES ($1, 0)", version)
 
+    async def execute(self, sql: str, *args: Any) -> None:
+        """Run raw SQL (``$n`` placeholders), e.g. to write rows the way an old schema did."""
+        if self.kind == "sqlite":
+            conn = sqlite3.connect(self.path or "")
+            try:
+                with conn:
+                    conn.execute(sql.replace("$", "?"), args)
+            finally:
+                conn.close()
+            return
+        await self._pg(sql, *args)
+
     async def _pg(self, sql: str, *args: Any) -> Any:
         import asyncpg
 

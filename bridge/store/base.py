@@ -12,6 +12,30 @@ EventStatus = Literal["accepted", "done"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Namespace:
+    """Whose rows these are: one bot (channel instance) answered by one backend (assistant app).
+
+    Every row a store writes carries both, and every read and dedupe check matches both, so two
+    bots or two apps sharing one database never see each other's conversations, replies or
+    deliveries. ``bot`` is a stable identity of the bot account (e.g. ``telegram:123456`` from
+    the token's bot id) and ``backend`` the configured backend's name (``clickai``). The empty
+    namespace holds rows written before namespaces existed (schema version 3 and older); the
+    default bot of each channel adopts them with :meth:`Store.adopt_legacy_rows`.
+    """
+
+    bot: str = ""
+    backend: str = ""
+
+    @property
+    def is_legacy(self) -> bool:
+        """True for the empty namespace of rows written before namespaces existed."""
+        return not self.bot and not self.backend
+
+
+LEGACY = Namespace()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class ConversationRow:
     """A scope's ClickAI conversation and the ``user`` string every call for it carries."""
 
@@ -52,7 +76,29 @@ class EventRow:
 
 
 class Store(Protocol):
-    """Persistence used by the relay; safe for concurrent use from one event loop."""
+    """Persistence used by the relay; safe for concurrent use from one event loop.
+
+    A store reads and writes one :class:`Namespace`; :meth:`scoped` gives a view of the same
+    database bound to another one (sharing the connection; open and close the root store).
+    """
+
+    @property
+    def namespace(self) -> Namespace:
+        """The namespace this store reads and writes."""
+        ...
+
+    def scoped(self, namespace: Namespace) -> Store:
+        """A view of the same database that reads and writes ``namespace``."""
+        ...
+
+    async def adopt_legacy_rows(self, channel: str) -> int:
+        """Move ``channel``'s rows from the empty (pre-namespace) namespace into this one.
+
+        Run by the default bot of each channel at start-up, so a database upgraded from schema
+        version 3 keeps answering old chats in their old conversations. Rows whose key already
+        exists in this namespace stay where they are. Returns the rows moved.
+        """
+        ...
 
     async def open(self) -> None:
         """Connect, apply pending migrations; raise ``SchemaTooNew`` for a newer schema."""

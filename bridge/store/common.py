@@ -11,39 +11,44 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.model import Rating, ReplyRef
-from bridge.store.base import ConversationRow, EventRow, EventStatus, ReplyRow
+from bridge.store.base import ConversationRow, EventRow, EventStatus, Namespace, ReplyRow
 
 CONVERSATION_COLUMNS = 'scope, conversation_id, "user", created_at, updated_at'
 REPLY_COLUMNS = 'channel, chat_id, message_id, clickai_message_id, conversation_id, "user", rating'
 EVENT_COLUMNS = "event_id, channel, scope, chat_id, thread, language, status, created_at"
 
-GET_CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE scope = $1"
+NS = "bot = $1 AND backend = $2"
+"""Every statement's first two arguments are the namespace (see :func:`ns_args`)."""
+
+GET_CONVERSATION = f"SELECT {CONVERSATION_COLUMNS} FROM conversation WHERE {NS} AND scope = $3"
 SET_CONVERSATION = (
-    'INSERT INTO conversation (scope, conversation_id, "user", created_at, updated_at) '
-    "VALUES ($1, $2, $3, $4, $4) ON CONFLICT (scope) DO UPDATE SET "
-    "created_at = CASE WHEN conversation.conversation_id = excluded.conversation_id "
+    'INSERT INTO conversation (bot, backend, scope, conversation_id, "user", created_at, '
+    "updated_at) VALUES ($1, $2, $3, $4, $5, $6, $6) ON CONFLICT (bot, backend, scope) DO UPDATE "
+    "SET created_at = CASE WHEN conversation.conversation_id = excluded.conversation_id "
     "THEN conversation.created_at ELSE excluded.created_at END, "
     'conversation_id = excluded.conversation_id, "user" = excluded."user", '
     "updated_at = excluded.updated_at"
 )
-"""Args: scope, conversation_id, user, now. ``created_at`` resets with a new conversation id."""
-DROP_CONVERSATION = "DELETE FROM conversation WHERE scope = $1"
+"""Args: ns, scope, conversation_id, user, now. ``created_at`` resets with a new conversation."""
+DROP_CONVERSATION = f"DELETE FROM conversation WHERE {NS} AND scope = $3"
 CHAT_SCOPES = (
-    "SELECT scope, updated_at FROM conversation WHERE scope = $1 OR substr(scope, 1, $2) = $3"
+    f"SELECT scope, updated_at FROM conversation WHERE {NS} "
+    "AND (scope = $3 OR substr(scope, 1, $4) = $5)"
 )
-"""Args: :func:`scope_match_args`. ``substr`` not ``LIKE``: ``%``/``_`` in ids stay literal."""
-RENAME_SCOPE = "UPDATE conversation SET scope = $2 WHERE scope = $1"
+"""Args: ns, :func:`scope_match_args`. ``substr`` not ``LIKE``: ``%``/``_`` stay literal."""
+RENAME_SCOPE = f"UPDATE conversation SET scope = $4 WHERE {NS} AND scope = $3"
 MOVE_REPLIES = (
-    "UPDATE reply SET chat_id = $3 WHERE channel = $1 AND chat_id = $2 AND NOT EXISTS "
-    "(SELECT 1 FROM reply AS r WHERE r.channel = reply.channel "
-    "AND r.chat_id = $3 AND r.message_id = reply.message_id)"
+    f"UPDATE reply SET chat_id = $5 WHERE {NS} AND channel = $3 AND chat_id = $4 AND NOT EXISTS "
+    "(SELECT 1 FROM reply AS r WHERE r.bot = reply.bot AND r.backend = reply.backend "
+    "AND r.channel = reply.channel AND r.chat_id = $5 AND r.message_id = reply.message_id)"
 )
-"""Args: channel, old, new. A platform id already taken under the new chat id stays behind."""
+"""Args: ns, channel, old, new. A platform id already taken under the new chat id stays behind."""
 ADD_REPLY = (
-    "INSERT INTO reply (channel, chat_id, message_id, clickai_message_id, "
-    'conversation_id, "user", rating, created_at) VALUES ($1, $2, $3, $4, $5, $6, '
-    "(SELECT r.rating FROM reply AS r WHERE r.clickai_message_id = $4 LIMIT 1), $7) "
-    "ON CONFLICT (channel, chat_id, message_id) DO UPDATE SET "
+    "INSERT INTO reply (bot, backend, channel, chat_id, message_id, clickai_message_id, "
+    'conversation_id, "user", rating, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '
+    "(SELECT r.rating FROM reply AS r WHERE r.bot = $1 AND r.backend = $2 "
+    "AND r.clickai_message_id = $6 LIMIT 1), $9) "
+    "ON CONFLICT (bot, backend, channel, chat_id, message_id) DO UPDATE SET "
     "rating = CASE WHEN reply.clickai_message_id = excluded.clickai_message_id "
     "THEN reply.rating ELSE excluded.rating END, "
     "clickai_message_id = excluded.clickai_message_id, "
@@ -51,33 +56,89 @@ ADD_REPLY = (
 )
 """Args: :func:`reply_args`. A new part of an already rated message inherits the rating."""
 GET_REPLY = (
-    f"SELECT {REPLY_COLUMNS} FROM reply WHERE channel = $1 AND chat_id = $2 AND message_id = $3"
+    f"SELECT {REPLY_COLUMNS} FROM reply WHERE {NS} "
+    "AND channel = $3 AND chat_id = $4 AND message_id = $5"
 )
-SET_RATING = "UPDATE reply SET rating = $2 WHERE clickai_message_id = $1"
+SET_RATING = f"UPDATE reply SET rating = $4 WHERE {NS} AND clickai_message_id = $3"
 CLAIM_EVENT = (
-    f"INSERT INTO event ({EVENT_COLUMNS}, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, 'accepted', $7, $8) ON CONFLICT (event_id) DO NOTHING"
+    f"INSERT INTO event (bot, backend, {EVENT_COLUMNS}, updated_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted', $9, $10) "
+    "ON CONFLICT (bot, backend, event_id) DO NOTHING"
 )
 """Args: :func:`event_args`."""
-FINISH_EVENT = "UPDATE event SET status = 'done', updated_at = $2 WHERE event_id = $1"
-PENDING_EVENTS = f"SELECT {EVENT_COLUMNS} FROM event WHERE status = 'accepted' ORDER BY created_at"
+FINISH_EVENT = f"UPDATE event SET status = 'done', updated_at = $4 WHERE {NS} AND event_id = $3"
+PENDING_EVENTS = (
+    f"SELECT {EVENT_COLUMNS} FROM event WHERE {NS} AND status = 'accepted' ORDER BY created_at"
+)
 """Engines append their arrival-order tie-breaker column."""
 PRUNE_EVENTS = "DELETE FROM event WHERE status = 'done' AND created_at < $1"
+"""Every namespace at once: answered deliveries are only kept for dedupe."""
+
+_FROM_LEGACY = "SET bot = $1, backend = $2 WHERE bot = '' AND backend = ''"
+ADOPT_CONVERSATIONS = (
+    f"UPDATE conversation {_FROM_LEGACY} AND (scope = $3 OR substr(scope, 1, $4) = $5) "
+    "AND NOT EXISTS (SELECT 1 FROM conversation AS c WHERE c.bot = $1 AND c.backend = $2 "
+    "AND c.scope = conversation.scope)"
+)
+"""Args: ns, :func:`channel_match_args`. Moves the channel's pre-namespace conversations."""
+ADOPT_REPLIES = (
+    f"UPDATE reply {_FROM_LEGACY} AND channel = $3 AND NOT EXISTS (SELECT 1 FROM reply AS r "
+    "WHERE r.bot = $1 AND r.backend = $2 AND r.channel = reply.channel "
+    "AND r.chat_id = reply.chat_id AND r.message_id = reply.message_id)"
+)
+"""Args: ns, channel."""
+ADOPT_EVENTS = (
+    f"UPDATE event {_FROM_LEGACY} AND channel = $3 AND NOT EXISTS (SELECT 1 FROM event AS e "
+    "WHERE e.bot = $1 AND e.backend = $2 AND e.event_id = event.event_id)"
+)
+"""Args: ns, channel."""
+
+
+def ns_args(namespace: Namespace) -> tuple[str, str]:
+    """The namespace arguments every statement starts with."""
+    return namespace.bot, namespace.backend
+
+
+def adoption(namespace: Namespace, channel: str) -> list[tuple[str, tuple[object, ...]]]:
+    """The statements (with arguments) that move ``channel``'s legacy rows into ``namespace``."""
+    ns = ns_args(namespace)
+    return [
+        (ADOPT_CONVERSATIONS, (*ns, *channel_match_args(channel))),
+        (ADOPT_REPLIES, (*ns, channel)),
+        (ADOPT_EVENTS, (*ns, channel)),
+    ]
 
 
 def reply_args(
-    refs: Sequence[ReplyRef], message_id: str, conversation_id: str, user: str, now: float
-) -> list[tuple[str, str, str, str, str, str, float]]:
+    namespace: Namespace,
+    refs: Sequence[ReplyRef],
+    message_id: str,
+    conversation_id: str,
+    user: str,
+    now: float,
+) -> list[tuple[str, str, str, str, str, str, str, str, float]]:
     """One :data:`ADD_REPLY` argument tuple per platform message."""
     return [
-        (ref.channel, ref.chat_id, ref.message_id, message_id, conversation_id, user, now)
+        (
+            *ns_args(namespace),
+            ref.channel,
+            ref.chat_id,
+            ref.message_id,
+            message_id,
+            conversation_id,
+            user,
+            now,
+        )
         for ref in refs
     ]
 
 
-def event_args(event: EventRow, now: float) -> tuple[str, str, str, str, str, str, float, float]:
+def event_args(
+    namespace: Namespace, event: EventRow, now: float
+) -> tuple[str, str, str, str, str, str, str, str, float, float]:
     """The :data:`CLAIM_EVENT` arguments."""
     return (
+        *ns_args(namespace),
         event.event_id,
         event.channel,
         event.scope,
@@ -145,8 +206,17 @@ def chat_prefix(channel: str, chat_id: str) -> str:
 
 
 def scope_match_args(channel: str, chat_id: str) -> tuple[str, int, str]:
-    """The :data:`CHAT_SCOPES` arguments selecting exactly this chat's scopes."""
-    prefix = chat_prefix(channel, chat_id)
+    """The :data:`CHAT_SCOPES` arguments (after the namespace) selecting this chat's scopes."""
+    return prefix_match_args(chat_prefix(channel, chat_id))
+
+
+def channel_match_args(channel: str) -> tuple[str, int, str]:
+    """The :data:`ADOPT_CONVERSATIONS` arguments (after the namespace): the channel's scopes."""
+    return prefix_match_args(channel)
+
+
+def prefix_match_args(prefix: str) -> tuple[str, int, str]:
+    """Match ``prefix`` itself or anything starting with ``prefix:``."""
     return prefix, len(prefix) + 1, prefix + ":"
 
 

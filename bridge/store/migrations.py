@@ -57,6 +57,64 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         )""",
         "CREATE INDEX event_status ON event (status, created_at)",
     ),
+    # v4: namespaces. Every row carries the bot and the backend it belongs to, and both lead
+    # every key, so two bots or two apps on one database never share a conversation, a reply or
+    # a delivery. Existing rows get the empty namespace; the default bot adopts them at start.
+    (
+        """CREATE TABLE conversation_v4 (
+            bot TEXT NOT NULL DEFAULT '',
+            backend TEXT NOT NULL DEFAULT '',
+            scope TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            "user" TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (bot, backend, scope)
+        )""",
+        'INSERT INTO conversation_v4 (scope, conversation_id, "user", created_at, updated_at) '
+        'SELECT scope, conversation_id, "user", created_at, updated_at FROM conversation',
+        "DROP TABLE conversation",
+        "ALTER TABLE conversation_v4 RENAME TO conversation",
+        """CREATE TABLE reply_v4 (
+            bot TEXT NOT NULL DEFAULT '',
+            backend TEXT NOT NULL DEFAULT '',
+            channel TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            message_id TEXT NOT NULL,
+            clickai_message_id TEXT NOT NULL,
+            conversation_id TEXT NOT NULL,
+            "user" TEXT NOT NULL,
+            rating TEXT CHECK (rating IN ('like', 'dislike')),
+            created_at REAL NOT NULL,
+            PRIMARY KEY (bot, backend, channel, chat_id, message_id)
+        )""",
+        "INSERT INTO reply_v4 (channel, chat_id, message_id, clickai_message_id, "
+        'conversation_id, "user", rating, created_at) SELECT channel, chat_id, message_id, '
+        'clickai_message_id, conversation_id, "user", rating, created_at FROM reply',
+        "DROP TABLE reply",
+        "ALTER TABLE reply_v4 RENAME TO reply",
+        "CREATE INDEX reply_clickai_message_id ON reply (bot, backend, clickai_message_id)",
+        """CREATE TABLE event_v4 (
+            bot TEXT NOT NULL DEFAULT '',
+            backend TEXT NOT NULL DEFAULT '',
+            event_id TEXT NOT NULL,
+            channel TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            chat_id TEXT NOT NULL,
+            thread TEXT NOT NULL DEFAULT '',
+            language TEXT NOT NULL DEFAULT '',
+            status TEXT NOT NULL CHECK (status IN ('accepted', 'done')),
+            created_at REAL NOT NULL,
+            updated_at REAL NOT NULL,
+            PRIMARY KEY (bot, backend, event_id)
+        )""",
+        "INSERT INTO event_v4 (event_id, channel, scope, chat_id, thread, language, status, "
+        "created_at, updated_at) SELECT event_id, channel, scope, chat_id, thread, language, "
+        "status, created_at, updated_at FROM event ORDER BY rowid",
+        "DROP TABLE event",
+        "ALTER TABLE event_v4 RENAME TO event",
+        "CREATE INDEX event_status ON event (status, created_at)",
+    ),
 )
 
 POSTGRES_BOOTSTRAP = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -106,6 +164,22 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
             updated_at DOUBLE PRECISION NOT NULL
         )""",
         "CREATE INDEX event_status ON event (status, created_at)",
+    ),
+    # v4: namespaces (see the SQLite step): bot and backend lead every key; old rows get ''.
+    (
+        "ALTER TABLE conversation ADD COLUMN bot TEXT NOT NULL DEFAULT '', "
+        "ADD COLUMN backend TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE conversation DROP CONSTRAINT conversation_pkey, "
+        "ADD PRIMARY KEY (bot, backend, scope)",
+        "ALTER TABLE reply ADD COLUMN bot TEXT NOT NULL DEFAULT '', "
+        "ADD COLUMN backend TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE reply DROP CONSTRAINT reply_pkey, "
+        "ADD PRIMARY KEY (bot, backend, channel, chat_id, message_id)",
+        "DROP INDEX reply_clickai_message_id",
+        "CREATE INDEX reply_clickai_message_id ON reply (bot, backend, clickai_message_id)",
+        "ALTER TABLE event ADD COLUMN bot TEXT NOT NULL DEFAULT '', "
+        "ADD COLUMN backend TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE event DROP CONSTRAINT event_pkey, ADD PRIMARY KEY (bot, backend, event_id)",
     ),
 )
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import re
 import time
@@ -13,7 +14,7 @@ from typing import Any
 from bridge.errors import StoreError
 from bridge.model import Rating, ReplyRef
 from bridge.store import common as sql
-from bridge.store.base import ConversationRow, EventRow, ReplyRow
+from bridge.store.base import LEGACY, ConversationRow, EventRow, Namespace, ReplyRow
 from bridge.store.migrations import (
     POSTGRES_BOOTSTRAP,
     POSTGRES_MIGRATIONS,
@@ -45,6 +46,7 @@ class PostgresStore:
         min_size: int = 1,
         max_size: int = 10,
         timeout: float = 10.0,
+        namespace: Namespace = LEGACY,
     ) -> None:
         if schema is not None and not _SCHEMA_NAME.fullmatch(schema):
             raise ValueError(f"invalid PostgreSQL schema name {schema!r}")
@@ -57,10 +59,34 @@ class PostgresStore:
         self._timeout = timeout
         self._pool: Any = None  # asyncpg.Pool; asyncpg ships no type hints
         self._errors: tuple[type[BaseException], ...] = ()
+        self._ns = namespace
+        self._ns_args = sql.ns_args(namespace)
+        self._root = self
+
+    @property
+    def namespace(self) -> Namespace:
+        """The namespace this store reads and writes."""
+        return self._ns
+
+    @property
+    def schema(self) -> str | None:
+        """The schema the tables live in (None: the server's default search path)."""
+        return self._schema
+
+    def scoped(self, namespace: Namespace) -> PostgresStore:
+        """A view bound to ``namespace`` sharing this store's connection pool."""
+        view = copy.copy(self._root)
+        view._ns = namespace
+        view._ns_args = sql.ns_args(namespace)
+        return view
 
     # lifecycle ---------------------------------------------------------------------------------
     async def open(self) -> None:
         """Create the connection pool and apply pending migrations."""
+        if self._root is not self:
+            await self._root.open()
+            self._errors = self._root._errors
+            return
         if self._pool is not None:
             return
         try:
@@ -119,6 +145,9 @@ class PostgresStore:
 
     async def close(self) -> None:
         """Close the pool, waiting briefly for queries in flight; idempotent."""
+        if self._root is not self:
+            await self._root.close()
+            return
         pool, self._pool = self._pool, None
         if pool is None:
             return
@@ -131,13 +160,14 @@ class PostgresStore:
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[Any]:
         """A pooled connection; database failures surface as ``StoreError``."""
-        pool = self._pool
+        pool = self._root._pool
         if pool is None:
             raise StoreError("PostgreSQL store is not open")
+        errors = self._root._errors
         try:
             async with pool.acquire(timeout=self._timeout) as conn:
                 yield conn
-        except self._errors as exc:
+        except errors as exc:
             raise StoreError(f"PostgreSQL store: {exc}") from exc
 
     async def _execute(self, statement: str, *args: Any) -> int:
@@ -155,16 +185,18 @@ class PostgresStore:
     # conversations -----------------------------------------------------------------------------
     async def get_conversation(self, scope: str) -> ConversationRow | None:
         """The conversation stored for ``scope``, if any."""
-        rows = await self._fetch(sql.GET_CONVERSATION, scope)
+        rows = await self._fetch(sql.GET_CONVERSATION, *self._ns_args, scope)
         return sql.conversation_from_row(rows[0]) if rows else None
 
     async def set_conversation(self, scope: str, conversation_id: str, user: str) -> None:
         """Insert or replace; ``created_at`` survives only while the conversation id does."""
-        await self._execute(sql.SET_CONVERSATION, scope, conversation_id, user, self._clock())
+        await self._execute(
+            sql.SET_CONVERSATION, *self._ns_args, scope, conversation_id, user, self._clock()
+        )
 
     async def drop_conversation(self, scope: str) -> None:
         """Forget the scope's conversation."""
-        await self._execute(sql.DROP_CONVERSATION, scope)
+        await self._execute(sql.DROP_CONVERSATION, *self._ns_args, scope)
 
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> int:
         """Re-key the chat's conversations and replies; returns conversation + reply rows changed.
@@ -174,17 +206,18 @@ class PostgresStore:
         if old_chat_id == new_chat_id:
             return 0
         select = sql.CHAT_SCOPES + " FOR UPDATE"
+        ns = self._ns_args
         async with self._connection() as conn, conn.transaction():
-            old_rows = await conn.fetch(select, *sql.scope_match_args(channel, old_chat_id))
-            new_rows = await conn.fetch(select, *sql.scope_match_args(channel, new_chat_id))
+            old_rows = await conn.fetch(select, *ns, *sql.scope_match_args(channel, old_chat_id))
+            new_rows = await conn.fetch(select, *ns, *sql.scope_match_args(channel, new_chat_id))
             sources = {str(r[0]): float(r[1]) for r in old_rows}
             targets = {str(r[0]): float(r[1]) for r in new_rows}
             move = sql.plan_chat_move(channel, old_chat_id, new_chat_id, sources, targets)
             for scope in move.deletes:
-                await conn.execute(sql.DROP_CONVERSATION, scope)
+                await conn.execute(sql.DROP_CONVERSATION, *ns, scope)
             for old_scope, new_scope in move.renames:
-                await conn.execute(sql.RENAME_SCOPE, old_scope, new_scope)
-            status = await conn.execute(sql.MOVE_REPLIES, channel, old_chat_id, new_chat_id)
+                await conn.execute(sql.RENAME_SCOPE, *ns, old_scope, new_scope)
+            status = await conn.execute(sql.MOVE_REPLIES, *ns, channel, old_chat_id, new_chat_id)
         return len(sources) + _row_count(status)
 
     # replies -----------------------------------------------------------------------------------
@@ -194,40 +227,53 @@ class PostgresStore:
         """Map platform messages to a ClickAI message; new parts inherit its current rating."""
         if not refs:
             return
-        args = sql.reply_args(refs, message_id, conversation_id, user, self._clock())
+        args = sql.reply_args(self._ns, refs, message_id, conversation_id, user, self._clock())
         async with self._connection() as conn, conn.transaction():
             await conn.executemany(sql.ADD_REPLY, args)
 
     async def get_reply(self, ref: ReplyRef) -> ReplyRow | None:
         """The ClickAI message behind a platform message, if the bridge sent it."""
-        rows = await self._fetch(sql.GET_REPLY, ref.channel, ref.chat_id, ref.message_id)
+        rows = await self._fetch(
+            sql.GET_REPLY, *self._ns_args, ref.channel, ref.chat_id, ref.message_id
+        )
         return sql.reply_from_row(rows[0]) if rows else None
 
     async def set_rating(self, message_id: str, rating: Rating) -> None:
         """Record the rating on every platform message showing ClickAI message ``message_id``."""
-        await self._execute(sql.SET_RATING, message_id, rating)
+        await self._execute(sql.SET_RATING, *self._ns_args, message_id, rating)
 
     # inbound events ----------------------------------------------------------------------------
     async def claim_event(self, event: EventRow) -> bool:
         """Record the event as accepted; True only for the first claim of its id."""
         async with self._connection() as conn:
             claimed = await conn.fetchval(
-                sql.CLAIM_EVENT + " RETURNING event_id", *sql.event_args(event, self._clock())
+                sql.CLAIM_EVENT + " RETURNING event_id",
+                *sql.event_args(self._ns, event, self._clock()),
             )
         return claimed is not None
 
     async def finish_event(self, event_id: str) -> None:
         """Mark an event's reply final."""
-        await self._execute(sql.FINISH_EVENT, event_id, self._clock())
+        await self._execute(sql.FINISH_EVENT, *self._ns_args, event_id, self._clock())
 
     async def pending_events(self) -> list[EventRow]:
         """Accepted but unfinished events, oldest first (arrival order on equal times)."""
-        rows = await self._fetch(sql.PENDING_EVENTS + ", seq")
+        rows = await self._fetch(sql.PENDING_EVENTS + ", seq", *self._ns_args)
         return [sql.event_from_row(row) for row in rows]
 
     async def prune_events(self, older_than: float) -> int:
         """Delete finished events created before ``older_than``; returns how many."""
         return await self._execute(sql.PRUNE_EVENTS, float(older_than))
+
+    async def adopt_legacy_rows(self, channel: str) -> int:
+        """Move ``channel``'s pre-namespace rows into this namespace; returns rows moved."""
+        if self._ns.is_legacy:
+            return 0
+        moved = 0
+        async with self._connection() as conn, conn.transaction():
+            for statement, args in sql.adoption(self._ns, channel):
+                moved += _row_count(await conn.execute(statement, *args))
+        return moved
 
 
 def _row_count(status: object) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import sqlite3
@@ -17,7 +18,7 @@ import aiosqlite
 from bridge.errors import StoreError
 from bridge.model import Rating, ReplyRef
 from bridge.store import common as sql
-from bridge.store.base import ConversationRow, EventRow, ReplyRow
+from bridge.store.base import LEGACY, ConversationRow, EventRow, Namespace, ReplyRow
 from bridge.store.migrations import SQLITE_MIGRATIONS, Migration, check_version
 
 log = logging.getLogger(__name__)
@@ -71,8 +72,12 @@ class SqliteStore:
         *,
         now: Callable[[], float] = time.time,
         migrations: Sequence[Migration] = SQLITE_MIGRATIONS,
+        namespace: Namespace = LEGACY,
     ) -> None:
         self._path = os.fspath(path)
+        self._ns = namespace
+        self._ns_args = sql.ns_args(namespace)
+        self._root = self
         self._now = now
         self._migrations = tuple(migrations)
         self._lock = asyncio.Lock()
@@ -83,9 +88,24 @@ class SqliteStore:
         """The database file (or ``:memory:``)."""
         return self._path
 
+    @property
+    def namespace(self) -> Namespace:
+        """The namespace this store reads and writes."""
+        return self._ns
+
+    def scoped(self, namespace: Namespace) -> SqliteStore:
+        """A view bound to ``namespace`` sharing this store's connection and lock."""
+        view = copy.copy(self._root)
+        view._ns = namespace
+        view._ns_args = sql.ns_args(namespace)
+        return view
+
     # lifecycle ---------------------------------------------------------------------------------
     async def open(self) -> None:
         """Create the file (0600), connect, set PRAGMAs and apply pending migrations."""
+        if self._root is not self:
+            await self._root.open()
+            return
         if self._conn is not None:
             return
         try:
@@ -128,6 +148,9 @@ class SqliteStore:
 
     async def close(self) -> None:
         """Close the connection after the running statement; idempotent."""
+        if self._root is not self:
+            await self._root.close()
+            return
         async with self._lock:
             conn, self._conn = self._conn, None
             if conn is not None:
@@ -135,9 +158,10 @@ class SqliteStore:
 
     # plumbing ----------------------------------------------------------------------------------
     def _require(self) -> aiosqlite.Connection:
-        if self._conn is None:
+        conn = self._root._conn
+        if conn is None:
             raise StoreError("SQLite store is not open")
-        return self._conn
+        return conn
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[aiosqlite.Connection]:
@@ -178,16 +202,18 @@ class SqliteStore:
     # conversations -----------------------------------------------------------------------------
     async def get_conversation(self, scope: str) -> ConversationRow | None:
         """The conversation stored for ``scope``, if any."""
-        rows = await self._fetch(sql.GET_CONVERSATION, (scope,))
+        rows = await self._fetch(sql.GET_CONVERSATION, (*self._ns_args, scope))
         return sql.conversation_from_row(rows[0]) if rows else None
 
     async def set_conversation(self, scope: str, conversation_id: str, user: str) -> None:
         """Insert or replace; ``created_at`` survives only while the conversation id does."""
-        await self._write(sql.SET_CONVERSATION, (scope, conversation_id, user, self._now()))
+        await self._write(
+            sql.SET_CONVERSATION, (*self._ns_args, scope, conversation_id, user, self._now())
+        )
 
     async def drop_conversation(self, scope: str) -> None:
         """Forget the scope's conversation."""
-        await self._write(sql.DROP_CONVERSATION, (scope,))
+        await self._write(sql.DROP_CONVERSATION, (*self._ns_args, scope))
 
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> int:
         """Re-key the chat's conversations and replies; returns conversation + reply rows changed.
@@ -197,21 +223,24 @@ class SqliteStore:
         if old_chat_id == new_chat_id:
             return 0
         select = _q(sql.CHAT_SCOPES)
+        ns = self._ns_args
         async with self._transaction() as conn:
             old_rows = await conn.execute_fetchall(
-                select, sql.scope_match_args(channel, old_chat_id)
+                select, (*ns, *sql.scope_match_args(channel, old_chat_id))
             )
             new_rows = await conn.execute_fetchall(
-                select, sql.scope_match_args(channel, new_chat_id)
+                select, (*ns, *sql.scope_match_args(channel, new_chat_id))
             )
             sources = {str(r[0]): float(r[1]) for r in old_rows}
             targets = {str(r[0]): float(r[1]) for r in new_rows}
             move = sql.plan_chat_move(channel, old_chat_id, new_chat_id, sources, targets)
             for scope in move.deletes:
-                await conn.execute(_q(sql.DROP_CONVERSATION), (scope,))
+                await conn.execute(_q(sql.DROP_CONVERSATION), (*ns, scope))
             for old_scope, new_scope in move.renames:
-                await conn.execute(_q(sql.RENAME_SCOPE), (old_scope, new_scope))
-            cursor = await conn.execute(_q(sql.MOVE_REPLIES), (channel, old_chat_id, new_chat_id))
+                await conn.execute(_q(sql.RENAME_SCOPE), (*ns, old_scope, new_scope))
+            cursor = await conn.execute(
+                _q(sql.MOVE_REPLIES), (*ns, channel, old_chat_id, new_chat_id)
+            )
             replies = cursor.rowcount
             await cursor.close()
         return len(sources) + replies
@@ -223,33 +252,48 @@ class SqliteStore:
         """Map platform messages to a ClickAI message; new parts inherit its current rating."""
         if not refs:
             return
-        args = sql.reply_args(refs, message_id, conversation_id, user, self._now())
+        args = sql.reply_args(self._ns, refs, message_id, conversation_id, user, self._now())
         async with self._transaction() as conn:
             await conn.executemany(_q(sql.ADD_REPLY), args)
 
     async def get_reply(self, ref: ReplyRef) -> ReplyRow | None:
         """The ClickAI message behind a platform message, if the bridge sent it."""
-        rows = await self._fetch(sql.GET_REPLY, (ref.channel, ref.chat_id, ref.message_id))
+        rows = await self._fetch(
+            sql.GET_REPLY, (*self._ns_args, ref.channel, ref.chat_id, ref.message_id)
+        )
         return sql.reply_from_row(rows[0]) if rows else None
 
     async def set_rating(self, message_id: str, rating: Rating) -> None:
         """Record the rating on every platform message showing ClickAI message ``message_id``."""
-        await self._write(sql.SET_RATING, (message_id, rating))
+        await self._write(sql.SET_RATING, (*self._ns_args, message_id, rating))
 
     # inbound events ----------------------------------------------------------------------------
     async def claim_event(self, event: EventRow) -> bool:
         """Record the event as accepted; True only for the first claim of its id."""
-        return await self._write(sql.CLAIM_EVENT, sql.event_args(event, self._now())) == 1
+        args = sql.event_args(self._ns, event, self._now())
+        return await self._write(sql.CLAIM_EVENT, args) == 1
 
     async def finish_event(self, event_id: str) -> None:
         """Mark an event's reply final."""
-        await self._write(sql.FINISH_EVENT, (event_id, self._now()))
+        await self._write(sql.FINISH_EVENT, (*self._ns_args, event_id, self._now()))
 
     async def pending_events(self) -> list[EventRow]:
         """Accepted but unfinished events, oldest first (arrival order on equal times)."""
-        rows = await self._fetch(sql.PENDING_EVENTS + ", rowid")
+        rows = await self._fetch(sql.PENDING_EVENTS + ", rowid", self._ns_args)
         return [sql.event_from_row(row) for row in rows]
 
     async def prune_events(self, older_than: float) -> int:
         """Delete finished events created before ``older_than``; returns how many."""
         return await self._write(sql.PRUNE_EVENTS, (older_than,))
+
+    async def adopt_legacy_rows(self, channel: str) -> int:
+        """Move ``channel``'s pre-namespace rows into this namespace; returns rows moved."""
+        if self._ns.is_legacy:
+            return 0
+        moved = 0
+        async with self._transaction() as conn:
+            for statement, args in sql.adoption(self._ns, channel):
+                cursor = await conn.execute(_q(statement), args)
+                moved += cursor.rowcount
+                await cursor.close()
+        return moved
