@@ -72,6 +72,8 @@ class BridgeApp:
         self.relay: Relay | None = None
         self.server: HttpServer | None = None
         self.pacers: dict[str, Pacer] = {}
+        self.namespaces: dict[str, Namespace] = {}
+        """Each channel's store namespace (bot identity, backend name)."""
         self.app_mode = settings.clickai.app_mode
         self._started: list[Channel] = []
         self._housekeeping: asyncio.Task[None] | None = None
@@ -88,7 +90,7 @@ class BridgeApp:
         s = self.settings
         self.store = open_store(s.store.url, schema=s.store.schema_)
         await self.store.open()
-        namespaces = await self._namespaces(self.store)
+        self.namespaces = namespaces = await self._namespaces(self.store)
         self.clickai = ClickAIClient.from_config(s.clickai)
         mode = await self._resolve_mode(self.clickai)
         await self._check_inputs(self.clickai)

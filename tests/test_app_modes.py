@@ -215,6 +215,7 @@ async def test_start_prunes_old_answered_deliveries(
             created_at=time.time(),
         )
         assert app.store is not None
-        assert await app.store.claim_event(again)  # forgotten after 72 h
-        assert not await app.store.claim_event(recent)  # still remembered: no double answer
+        fake_bot = app.store.scoped(app.namespaces["fake"])  # its rows adopted at start
+        assert await fake_bot.claim_event(again)  # forgotten after 72 h
+        assert not await fake_bot.claim_event(recent)  # still remembered: no double answer
         await app.stop()

@@ -3,39 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
 from bridge.errors import StoreError
 from bridge.model import ReplyRef
 from bridge.store import EventRow, PostgresStore, SqliteStore
-from tests.test_store_backends import Backend, backend, postgres_unavailable
-
-ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-
-
-@pytest.fixture(scope="session")
-def pg_skip() -> str | None:
-    return postgres_unavailable()
-
-
-@pytest.fixture(params=ENGINES)
-async def be(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_skip: str | None
-) -> AsyncIterator[Backend]:
-    if request.param == "postgres" and pg_skip:
-        pytest.skip(f"PostgreSQL store tests skipped: {pg_skip}")
-    async with backend(request.param, tmp_path, pg_skip) as b:
-        yield b
-
-
-@pytest.fixture
-async def store(be: Backend) -> SqliteStore | PostgresStore:
-    s = be.make()
-    await s.open()
-    return s
+from tests.test_store_backends import Backend
 
 
 def event(event_id: str, created_at: float, *, chat: str = "42") -> EventRow:

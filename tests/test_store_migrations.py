@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
 import pytest
 
 from bridge.errors import SchemaTooNew, StoreError
 from bridge.model import ReplyRef
-from tests.test_store_backends import Backend, backend, postgres_unavailable
+from tests.test_store_backends import Backend
 
-ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 NOTE_TABLE = ("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",)
 BROKEN = ("CREATE TABLE note (id INTEGER PRIMARY KEY)", "CREATE TABLE broken (")
-
-
-@pytest.fixture(scope="session")
-def pg_skip() -> str | None:
-    return postgres_unavailable()
-
-
-@pytest.fixture(params=ENGINES)
-async def be(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_skip: str | None
-) -> AsyncIterator[Backend]:
-    if request.param == "postgres" and pg_skip:
-        pytest.skip(f"PostgreSQL store tests skipped: {pg_skip}")
-    async with backend(request.param, tmp_path, pg_skip) as b:
-        yield b
 
 
 async def test_empty_database_gets_every_migration(be: Backend) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
@@ -13,34 +12,11 @@ from bridge.errors import ConfigError, StoreError
 from bridge.model import ReplyRef
 from bridge.store import PostgresStore, SqliteStore, open_store
 from bridge.store.base import LEGACY, EventRow, Namespace
-from tests.test_store_backends import PG_ENV, Backend, backend, postgres_unavailable
+from tests.test_store_backends import PG_ENV, Backend
 
-ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 TG_A = Namespace(bot="telegram:1", backend="clickai")
 TG_B = Namespace(bot="telegram:2", backend="clickai")
 TG_A_OTHER_APP = Namespace(bot="telegram:1", backend="support")
-
-
-@pytest.fixture(scope="session")
-def pg_skip() -> str | None:
-    return postgres_unavailable()
-
-
-@pytest.fixture(params=ENGINES)
-async def be(
-    request: pytest.FixtureRequest, tmp_path: Path, pg_skip: str | None
-) -> AsyncIterator[Backend]:
-    if request.param == "postgres" and pg_skip:
-        pytest.skip(f"PostgreSQL store tests skipped: {pg_skip}")
-    async with backend(request.param, tmp_path, pg_skip) as b:
-        yield b
-
-
-@pytest.fixture
-async def store(be: Backend) -> SqliteStore | PostgresStore:
-    s = be.make()
-    await s.open()
-    return s
 
 
 def event(event_id: str, *, chat: str = "42", channel: str = "telegram") -> EventRow:
