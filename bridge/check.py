@@ -69,7 +69,7 @@ def check_channels(settings: Settings, say: Printer) -> bool:
 
 async def check_store(settings: Settings, say: Printer) -> bool:
     try:
-        status = await probe_store(settings.store.url)
+        status = await probe_store(settings.store.url, schema=settings.store.schema_)
     except BridgeError as exc:
         say(f"store: FAIL: {exc}")
         return False

@@ -36,15 +36,17 @@ class StoreStatus:
         return f"{self.engine} {self.where}; {schema}"
 
 
-async def probe_store(url: str, *, timeout_s: float = 10.0) -> StoreStatus:
+async def probe_store(
+    url: str, *, timeout_s: float = 10.0, schema: str | None = None
+) -> StoreStatus:
     """Read the schema version; raises ``StoreError`` (or ``ConfigError`` for a bad URL).
 
     Nothing is created or migrated: a missing SQLite file only needs a writable directory.
     """
-    store = open_store(url)
+    store = open_store(url, schema=schema)
     if isinstance(store, SqliteStore):
         return await asyncio.to_thread(_probe_sqlite, store.path)
-    return await _probe_postgres(url.strip(), timeout_s)
+    return await _probe_postgres(url.strip(), timeout_s, schema)
 
 
 def _probe_sqlite(path: str) -> StoreStatus:
@@ -73,7 +75,7 @@ def _probe_sqlite(path: str) -> StoreStatus:
     return StoreStatus("SQLite", path, version, latest)
 
 
-async def _probe_postgres(dsn: str, timeout_s: float) -> StoreStatus:
+async def _probe_postgres(dsn: str, timeout_s: float, schema: str | None) -> StoreStatus:
     try:
         import asyncpg  # optional dependency
     except ImportError as exc:
@@ -82,7 +84,12 @@ async def _probe_postgres(dsn: str, timeout_s: float) -> StoreStatus:
         ) from exc
     errors = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError, ValueError)
     try:
-        conn = await asyncpg.connect(dsn, timeout=timeout_s, command_timeout=timeout_s)
+        conn = await asyncpg.connect(
+            dsn,
+            timeout=timeout_s,
+            command_timeout=timeout_s,
+            server_settings={"search_path": schema} if schema else None,
+        )
     except errors as exc:
         raise StoreError(f"cannot connect to the PostgreSQL store: {exc}") from exc
     try:
