@@ -104,6 +104,7 @@ class BridgeApp:
             max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
             default_file_query=s.bridge.default_file_query,
             show_reset_notice=s.bridge.show_conversation_reset_notice,
+            suggestions=s.bridge.suggested_questions,
         )
         runner = TurnRunner(clickai=self.clickai, store=self.store, options=options)
         for channel in self.channels:

@@ -108,6 +108,7 @@ class BridgeConfig(Section):
     user_messages_per_minute: int = Field(default=12, ge=0)
     chat_messages_per_minute: int = Field(default=30, ge=0)
     show_conversation_reset_notice: bool = True
+    suggested_questions: bool = True
     event_retention_hours: float = Field(default=72.0, ge=25.0)
 
 
@@ -127,6 +128,7 @@ class TelegramConfig(Section):
     allowed_chat_ids: list[int] = Field(default_factory=list)
     group_scope: Literal["group", "user", "topic"] = "topic"
     drafts: bool = False
+    stop_button: bool = True
     edit_interval_s: float = Field(default=1.0, ge=0.2)
     group_edit_interval_s: float = Field(default=3.0, ge=0.5)
     global_per_second: float = Field(default=25.0, gt=0, le=30)
@@ -165,6 +167,9 @@ class SlackConfig(Section):
     dm_scope: Literal["dm", "thread"] = "dm"
     dm_reply_in_thread: bool = True
     native_streaming: bool = True
+    agent_sessions: bool = True
+    thread_titles: bool = True
+    suggested_prompts: bool = True
     update_interval_s: float = Field(default=1.0, ge=0.2)
     updates_per_minute: int = Field(default=45, ge=1)
 

@@ -47,6 +47,9 @@ _EN: dict[str, str] = {
     "feedback_unknown": "This answer can no longer be rated.",
     "feedback_failed": "Could not save your feedback. Please try again.",
     "thinking": "…",
+    "suggestion_asked": "This question was already asked.",
+    "suggestion_gone": "This suggestion is no longer available.",
+    "suggestions_title": "Try asking",
     # --- telegram ---
     "tg_help": (
         "Send me a message and I will answer.\n"
@@ -111,6 +114,9 @@ _VI: dict[str, str] = {
     "feedback_unknown": "Không thể đánh giá câu trả lời này nữa.",
     "feedback_failed": "Không lưu được đánh giá. Vui lòng thử lại.",
     "thinking": "…",
+    "suggestion_asked": "Câu hỏi này đã được hỏi rồi.",
+    "suggestion_gone": "Gợi ý này không còn dùng được nữa.",
+    "suggestions_title": "Bạn có thể hỏi",
     # --- telegram ---
     "tg_help": (
         "Hãy gửi tin nhắn và tôi sẽ trả lời.\n"

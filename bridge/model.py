@@ -135,6 +135,14 @@ class FeedbackOutcome:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Opening:
+    """What a new chat shows: the app's opening statement and its starter questions."""
+
+    statement: str = ""
+    questions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class PaceBudget:
     """A platform's flood budget: the core never updates replies faster than this.
 
@@ -161,6 +169,8 @@ class ReplyStream(Protocol):
     """The flood-limit bucket (usually the chat id)."""
     is_group: bool
     """True for multi-user chats that have a stricter per-chat budget."""
+    wants_title: bool
+    """True when the platform shows a title for this reply's thread (Slack assistant threads)."""
 
     async def start(self) -> None:
         """Show a typing / loading indicator; no message yet."""
@@ -175,13 +185,18 @@ class ReplyStream(Protocol):
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         """Show the final answer, then ``notice`` (a short translated status) if given.
 
         Returns the platform ids of the messages that carry the answer text (the reply map
-        links them to the ClickAI message). ``feedback`` asks for 👍/👎 controls.
+        links them to the ClickAI message). ``feedback`` asks for 👍/👎 controls;
+        ``suggestions`` are follow-up questions offered as buttons (a tap asks one).
         """
         ...
+
+    async def set_title(self, title: str) -> None:
+        """Name the thread (only called when ``wants_title``); failures are the reply's to log."""
 
 
 class Intake(Protocol):
@@ -200,6 +215,17 @@ class Intake(Protocol):
 
     async def opening_statement(self) -> str:
         """The app's opening statement from ClickAI ``/parameters`` ("" when none)."""
+        ...
+
+    async def opening(self) -> Opening:
+        """The opening statement and the starter questions a new chat shows."""
+        ...
+
+    async def stop_turn(self, key: ThreadKey) -> bool:
+        """A platform's own stop button: stop the running turn of ``key`` without a notice.
+
+        Returns False when nothing runs there (the press came too late).
+        """
         ...
 
 

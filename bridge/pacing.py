@@ -299,6 +299,14 @@ class PacedReply:
         await self._reply.start()
 
     @property
+    def wants_title(self) -> bool:
+        return self._reply.wants_title
+
+    async def set_title(self, title: str) -> None:
+        """Name the thread (not paced: it changes no message)."""
+        await self._reply.set_title(title)
+
+    @property
     def shown(self) -> str:
         """The text the platform shows so far (as last sent)."""
         return self._shown
@@ -340,6 +348,7 @@ class PacedReply:
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         """Deliver the final text with top priority, retrying after every ``retry_after``."""
         self._final = True
@@ -347,7 +356,9 @@ class PacedReply:
 
         async def job() -> bool:
             try:
-                ids = await self._reply.finish(text, notice=notice, files=files, feedback=feedback)
+                ids = await self._reply.finish(
+                    text, notice=notice, files=files, feedback=feedback, suggestions=suggestions
+                )
             except RateLimited as exc:
                 self.rate_limited += 1
                 await self._pacer._penalise(self._slot, exc)

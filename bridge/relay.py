@@ -13,7 +13,15 @@ from bridge.clickai import ClickAIClient
 from bridge.errors import AttachmentError, ChannelError, ClickAIError, ReplyGone
 from bridge.i18n import t
 from bridge.metrics import Metrics
-from bridge.model import Channel, FeedbackOutcome, InboundMessage, Rating, ReplyRef
+from bridge.model import (
+    Channel,
+    FeedbackOutcome,
+    InboundMessage,
+    Opening,
+    Rating,
+    ReplyRef,
+    ThreadKey,
+)
 from bridge.notices import clickai_notice
 from bridge.pacing import PacedReply, Pacer
 from bridge.store.base import EventRow, Namespace, Store
@@ -76,7 +84,6 @@ class Relay:
         self._gone: dict[str, None] = {}
         self._closing = False
         self._aborting = False
-        self._opening: str | None = None
 
     # --- Intake ---------------------------------------------------------------------------------
     async def submit(self, msg: InboundMessage) -> bool:
@@ -126,15 +133,22 @@ class Relay:
         log.info("%s: chat %s is now %s (%d rows moved)", channel, old_chat_id, new_chat_id, moved)
 
     async def opening_statement(self) -> str:
-        if self._opening is None:
-            try:
-                params = await self._clickai.parameters()
-            except ClickAIError as exc:
-                log.warning("cannot read the app's parameters: %s", exc)
-                return ""
-            value = params.get("opening_statement")
-            self._opening = value if isinstance(value, str) else ""
-        return self._opening
+        return (await self._runner.extras.opening()).statement
+
+    async def opening(self) -> Opening:
+        return await self._runner.extras.opening()
+
+    async def stop_turn(self, key: ThreadKey) -> bool:
+        state = self._running.get(key.scope)
+        if state is None:
+            log.info("%s: stop asked in %s, but nothing runs there", key.channel, key.scope)
+            return False
+        log.info("%s: stop asked in %s", key.channel, key.scope)
+        try:
+            await self._runner.stop(state)
+        except ClickAIError as exc:
+            log.warning("stop of task %s failed: %s", state.task_id, exc)
+        return True
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def pending(self) -> list[EventRow]:
@@ -309,14 +323,8 @@ class Relay:
         return self._pacers[msg.key.channel].open(reply)
 
     async def _stop(self, msg: InboundMessage) -> None:
-        state = self._running.get(msg.key.scope)
-        if state is None:
+        if not await self.stop_turn(msg.key):
             await self._notify(msg, t(msg.language, "nothing_to_stop"))
-            return
-        try:
-            await self._runner.stop(state)
-        except ClickAIError as exc:
-            log.warning("stop of task %s failed: %s", state.task_id, exc)
 
     async def _answer(self, msg: InboundMessage) -> None:
         channel = self._channels[msg.key.channel]

@@ -22,7 +22,8 @@ from bridge.clickai import (
     TextReplace,
     TurnRequest,
 )
-from bridge.errors import AttachmentError, ClickAIError
+from bridge.errors import AttachmentError, ChannelError, ClickAIError
+from bridge.extras import AppExtras
 from bridge.fetch import FetchError
 from bridge.i18n import t
 from bridge.model import Channel, InboundMessage, OutboundFile, ReplyRef
@@ -48,6 +49,8 @@ class TurnOptions:
     max_file_bytes: int = 15 * 1024 * 1024
     default_file_query: str = ""
     show_reset_notice: bool = True
+    suggestions: bool = True
+    """Offer the app's suggested questions under answers (when the app enables them)."""
 
 
 @dataclass(slots=True)
@@ -74,10 +77,18 @@ class Answer:
 class TurnRunner:
     """Runs turns; stateless apart from its collaborators."""
 
-    def __init__(self, *, clickai: ClickAIClient, store: Store, options: TurnOptions) -> None:
+    def __init__(
+        self,
+        *,
+        clickai: ClickAIClient,
+        store: Store,
+        options: TurnOptions,
+        extras: AppExtras | None = None,
+    ) -> None:
         self._clickai = clickai
         self._store = store
         self._opts = options
+        self.extras = extras or AppExtras(clickai, suggestions=options.suggestions)
 
     @property
     def max_file_bytes(self) -> int:
@@ -116,8 +127,15 @@ class TurnRunner:
             notice = t(msg.language, "conversation_reset")
         out_files = await self._fetch_files(answer.files)
         text = state.text or ("" if out_files else t(msg.language, "empty_answer"))
+        suggestions: tuple[str, ...] = ()
+        if not state.stop_requested and state.text:
+            suggestions = await self.extras.after_answer(answer.message_id, user=state.user)
         ids = await paced.finish(
-            text, notice=notice, files=out_files, feedback=bool(answer.message_id)
+            text,
+            notice=notice,
+            files=out_files,
+            feedback=bool(answer.message_id),
+            suggestions=suggestions,
         )
         if answer.message_id and ids:
             await self._store.add_replies(
@@ -126,6 +144,20 @@ class TurnRunner:
                 conversation_id=answer.conversation_id,
                 user=state.user,
             )
+        if answer.conversation_id != conversation_id:
+            await self._title(paced, answer.conversation_id, state.user)
+
+    async def _title(self, paced: PacedReply, conversation_id: str, user: str) -> None:
+        """A new conversation names its thread (best effort: the answer is already out)."""
+        if not paced.wants_title or not conversation_id:
+            return
+        title = await self.extras.title(conversation_id, user=user)
+        if not title:
+            return
+        try:
+            await paced.set_title(title)
+        except ChannelError as exc:
+            log.info("could not title the thread of %s: %s", conversation_id, exc)
 
     async def _stream(
         self,

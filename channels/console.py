@@ -25,6 +25,7 @@ class ConsoleReply:
     """Prints the growing answer; a rewrite (moderation) is shown as a fresh block."""
 
     is_group = False
+    wants_title = False
 
     def __init__(self, channel: ConsoleChannel, message_id: str) -> None:
         self.pace_key = "console"
@@ -37,6 +38,9 @@ class ConsoleReply:
 
     async def update(self, text: str) -> None:
         self._write(text)
+
+    async def set_title(self, title: str) -> None:
+        return None
 
     def _write(self, text: str) -> None:
         out = self._channel.out
@@ -54,6 +58,7 @@ class ConsoleReply:
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         out = self._channel.out
         if text:
@@ -63,6 +68,8 @@ class ConsoleReply:
             out.write(f"[file: {item.name}, {item.mime_type}, {len(item.data)} bytes]\n")
         if notice:
             out.write(f"{notice}\n")
+        for question in suggestions:
+            out.write(f"  ? {question}\n")
         out.flush()
         reply_id = uuid.uuid4().hex if text else ""
         self._channel.finished(self._message_id, reply_id)

@@ -224,6 +224,14 @@ class ClickAIClient:
         """Ask ClickAI to stop a running turn; its stream then ends with the partial answer."""
         await self._session.call("POST", _STOP_PATHS[mode].format(task_id), json={"user": user})
 
+    async def suggested(self, message_id: str, *, user: str) -> list[str]:
+        """Questions ClickAI suggests after answer ``message_id`` (the app must enable them)."""
+        response = await self._session.call(
+            "GET", f"messages/{message_id}/suggested", params={"user": user}
+        )
+        data = _json(response).get("data")
+        return [q for q in data if isinstance(q, str)] if isinstance(data, list) else []
+
     async def download(self, url: str, *, max_bytes: int) -> bytes:
         """Fetch an assistant file URL through the guarded fetcher (raises FetchError).
 

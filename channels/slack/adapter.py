@@ -22,6 +22,7 @@ from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
 from bridge.server import HttpRoute
 from bridge.tasks import TaskSet
 from channels.slack import api
+from channels.slack.agent import AgentThread, Sessions
 from channels.slack.events import Identity
 from channels.slack.files import FileDownloader
 from channels.slack.handlers import Handlers
@@ -84,6 +85,7 @@ class SlackChannel:
         self._tasks = RequestTasks("slack")  # event handlers: awaited (bounded) on close
         self._status_tasks = TaskSet("slack")  # loading-status refreshers: cancelled on close
         self._streams = StreamSupport(config.native_streaming)
+        self._sessions = Sessions(enabled=config.agent_sessions, titles=config.thread_titles)
         self._status_refresh_s = status_refresh_s
         self._reply_limit = reply_limit
         self._me: Identity | None = None
@@ -100,6 +102,7 @@ class SlackChannel:
             tasks=self._tasks,
             identity=self._identity,
             clock=clock,
+            sessions=self._sessions,
         )
         self.app = AsyncApp(
             name="clickai-bridge",
@@ -230,14 +233,29 @@ class SlackChannel:
         )
         if not target.is_dm:
             self._handlers.mark_active(target.channel_id, target.thread_ts)
-        return self._reply(target, msg.language, streams=self._streams)
+        agent = AgentThread(
+            self._client,
+            self._sessions,
+            channel_id=target.channel_id,
+            thread_ts=target.thread_ts,
+            user_id=target.recipient_user_id,
+        )
+        reply = self._reply(target, msg.language, streams=self._streams, agent=agent)
+        if target.thread_ts:
+            self._handlers.live.put((target.channel_id, target.thread_ts), (msg.key, reply))
+        return reply
 
     def notice_reply(self, channel: str, chat_id: str, thread: str, language: str) -> SlackReply:
         target = Target(channel_id=chat_id, thread_ts=thread, is_dm=chat_id.startswith("D"))
         return self._reply(target, language, streams=None)
 
     def _reply(
-        self, target: Target, language: str, *, streams: StreamSupport | None
+        self,
+        target: Target,
+        language: str,
+        *,
+        streams: StreamSupport | None,
+        agent: AgentThread | None = None,
     ) -> SlackReply:
         return SlackReply(
             self._client,
@@ -247,6 +265,8 @@ class SlackChannel:
             spawn=self._status_tasks.spawn,
             status_refresh_s=self._status_refresh_s,
             limit=self._reply_limit,
+            agent=agent,
+            titles=self._sessions.titles,
         )
 
     async def download(self, attachment: Attachment, *, max_bytes: int) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 from bridge.i18n import t
 from bridge.model import Rating
 from bridge.render import md_to_slack_mrkdwn
+from channels.slack.agent import suggestion_block
 
 FEEDBACK_ACTION_ID = "clickai_feedback"
 LIKE, DISLIKE = "like", "dislike"
@@ -33,6 +34,7 @@ class Extras:
 
     notice: str | None = None
     feedback: bool = False
+    suggestions: tuple[str, ...] = ()
 
 
 def markdown_block(text: str) -> Block:
@@ -77,6 +79,8 @@ def extra_blocks(extras: Extras | None, language: str) -> list[Block]:
     blocks = [notice_block(extras.notice)] if extras.notice else []
     if extras.feedback:
         blocks.append(feedback_block(language))
+    if extras.suggestions:
+        blocks.append(suggestion_block(extras.suggestions))
     return blocks
 
 
@@ -87,6 +91,8 @@ def message_blocks(text: str, extras: Extras | None, language: str) -> list[Bloc
     body = [markdown_block(extras.notice)] if extras and extras.notice else []
     if extras and extras.feedback:
         body.append(feedback_block(language))
+    if extras and extras.suggestions:
+        body.append(suggestion_block(extras.suggestions))
     return body
 
 

@@ -15,6 +15,7 @@ from bridge.i18n import t
 from bridge.model import OutboundFile
 from bridge.render import slack_unmention
 from channels.slack import api
+from channels.slack.agent import AgentThread
 from channels.slack.feedback import Extras
 from channels.slack.messages import Messenger, StreamSupport, Target
 from channels.slack.split import LIMIT, split, utf16_len
@@ -64,6 +65,8 @@ class SlackReply:
         status_refresh_s: float = 90.0,
         limit: int = LIMIT,
         max_transient: int = 3,
+        agent: AgentThread | None = None,
+        titles: bool = False,
     ) -> None:
         self._slack = Messenger(client, target, language)
         self._target = target
@@ -79,14 +82,18 @@ class SlackReply:
         self._refresher: asyncio.Task[None] | None = None
         self._gone: ReplyGone | None = None
         self._transient = 0
+        self._agent = agent
         self.pace_key = target.channel_id
         self.is_group = not target.is_dm
+        self.wants_title = titles and agent is not None and bool(target.thread_ts)
 
     # --- ReplyStream ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Loading status in the thread (best effort; Slack clears it when we reply)."""
         if not self._target.thread_ts or self._status_shown:
             return
+        if self._agent is not None:
+            await self._agent.processing()
         self._status_shown = True
         await self._slack.set_status(t(self._language, "slack_status"))
         if self._refresh_s > 0:
@@ -113,13 +120,18 @@ class SlackReply:
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         self._stop_refresher()
         if self._gone is not None:
             raise self._gone
         text = slack_unmention(text)
         try:
-            extras = Extras(notice=notice, feedback=feedback) if notice or feedback else None
+            extras = (
+                Extras(notice=notice, feedback=feedback, suggestions=tuple(suggestions))
+                if notice or feedback or suggestions
+                else None
+            )
             await self._show(text, final=True, extras=extras)
             for index, file in enumerate(files):
                 if index not in self._files_done:
@@ -137,7 +149,19 @@ class SlackReply:
         if not self._parts and self._status_shown:
             self._status_shown = False
             await self._slack.set_status("")
+        if self._agent is not None:
+            await self._agent.active()
         return [part.ts for part in self._parts if part.text]
+
+    async def set_title(self, title: str) -> None:
+        if self._agent is not None:
+            await self._agent.title(title)
+
+    def stream_stopped(self) -> None:
+        """The user pressed Slack's stop button: Slack ended our streams itself, so the final
+        text goes in with ``chat.update`` instead of more stream calls."""
+        for part in self._parts:
+            part.streaming = False
 
     # --- planning ------------------------------------------------------------------------------
     def _plan(self, text: str, extras: Extras | None) -> list[str]:

@@ -26,6 +26,8 @@ from .logfilter import TokenRedaction
 from .normalize import Me
 from .ordering import ChatOrderProcessor, ConfirmingPoller
 from .reply import TelegramReply
+from .stops import UPDATE as STOP_UPDATE
+from .stops import DraftStops
 from .webhook import PATH, WebhookEndpoint
 
 log = logging.getLogger(__name__)
@@ -87,6 +89,8 @@ class TelegramChannel:
         self._markup = MarkupSync(
             lambda: self._application.bot, self._interval, self._tasks, lambda: self.flood
         )
+        self._stops = DraftStops(config.drafts and config.stop_button)
+        self._allowed_updates = ALLOWED_UPDATES + ((STOP_UPDATE,) if self._stops.enabled else ())
         secret = config.webhook_secret.get_secret_value() if config.webhook_secret else ""
         self._webhook = WebhookEndpoint(secret, self._deliver, lambda: self._accepting)
 
@@ -120,13 +124,14 @@ class TelegramChannel:
                 ),
                 markup=self._markup,
                 flood=self.flood,
+                stops=self._stops,
             )
             await register_commands(app.bot)
             if self.config.mode == "webhook":
                 await app.bot.set_webhook(
                     str(self.config.webhook_url),
                     secret_token=self._webhook_secret(),
-                    allowed_updates=list(ALLOWED_UPDATES),
+                    allowed_updates=list(self._allowed_updates),
                 )
             await app.start()
             if self.config.mode != "webhook":
@@ -134,7 +139,7 @@ class TelegramChannel:
                     app.bot,
                     app.update_queue,
                     timeout_s=int(self._poll_timeout),
-                    allowed_updates=ALLOWED_UPDATES,
+                    allowed_updates=self._allowed_updates,
                     on_error=self._poll_error,
                 )
                 await self._poller.start()
@@ -258,6 +263,7 @@ class TelegramChannel:
             flood=self.flood,
             reply_to=reply_to,
             drafts=drafts,
+            stops=self._stops if drafts else None,
             interval_s=self._interval(target.chat_id),
             typing_every_s=self._typing_every,
         )

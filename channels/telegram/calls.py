@@ -56,6 +56,11 @@ def parse_failed(exc: BadRequest) -> bool:
     return _says(exc, "can't parse entities", "can't find end", "unsupported start tag")
 
 
+def refuses_stop(exc: BadRequest) -> bool:
+    """An older Bot API server does not know the draft stop button's parameters."""
+    return _says(exc, "can_stop", "keep_on_stop")
+
+
 def edit_gone(exc: BadRequest) -> bool:
     """The message can no longer be edited (deleted by the user, too old, not ours)."""
     return _says(exc, "message to edit not found", "message can't be edited")

@@ -49,6 +49,15 @@ def feedback_markup(rating: Rating = None) -> InlineKeyboardMarkup:
     )
 
 
+def rated_markup(current: InlineKeyboardMarkup | None, rating: Rating) -> InlineKeyboardMarkup:
+    """The 👍/👎 row showing ``rating``, with the message's other rows (suggestions) kept."""
+    rows = [list(row) for row in feedback_markup(rating).inline_keyboard]
+    for row in current.inline_keyboard if current is not None else ():
+        if not any(button.callback_data in _CALLBACKS for button in row):
+            rows.append(list(row))
+    return InlineKeyboardMarkup(rows)
+
+
 def _emoji(reactions: Sequence[ReactionType]) -> list[str]:
     return [r.emoji for r in reactions if isinstance(r, ReactionTypeEmoji)]
 
@@ -150,10 +159,10 @@ async def on_callback(
     rating = _CALLBACKS.get(query.data or "")
     message = query.message
     if rating is None or message is None:
-        await _answer(query, None, flood)
+        await answer_query(query, None, flood)
         return
     if not allowed:
-        await _answer(query, t(language, "access_denied"), flood)
+        await answer_query(query, t(language, "access_denied"), flood)
         return
     ref = ReplyRef(
         channel=CHANNEL, chat_id=str(message.chat.id), message_id=str(message.message_id)
@@ -163,15 +172,15 @@ async def on_callback(
     except Exception:
         log.exception("telegram: feedback on %s:%s failed", ref.chat_id, ref.message_id)
         outcome = FeedbackOutcome(found=True, ok=False)
-    await _answer(query, outcome_text(language, outcome), flood)
+    await answer_query(query, outcome_text(language, outcome), flood)
     if outcome.found and outcome.ok:
-        wanted = feedback_markup(outcome.rating)
         current = message.reply_markup if isinstance(message, Message) else None
+        wanted = rated_markup(current, outcome.rating)
         if current != wanted:
             sync.request(message.chat.id, message.message_id, wanted)
 
 
-async def _answer(query: CallbackQuery, text: str | None, flood: FloodBudget | None) -> None:
+async def answer_query(query: CallbackQuery, text: str | None, flood: FloodBudget | None) -> None:
     try:
         async with spend(flood, Kind.FIRST):  # the user watches a spinner
             await query.answer(text=text)

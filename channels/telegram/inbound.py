@@ -15,14 +15,16 @@ from bridge.budget import FloodBudget
 from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.i18n import pick_language, t
-from bridge.model import InboundMessage, Intake
+from bridge.model import InboundMessage, Intake, Sender, ThreadKey
 from bridge.tasks import TaskSet
 
 from . import normalize as norm
 from .calls import CHANNEL
 from .commands import KNOWN, parse_command
-from .feedback import MarkupSync, on_callback, on_reaction
+from .feedback import MarkupSync, answer_query, on_callback, on_reaction
 from .reply import TelegramReply
+from .stops import DraftStops, StopPress, stop_press
+from .suggest import asked_markup, is_suggestion, tap_of
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ class Inbound:
         reply: ReplyFactory,
         markup: MarkupSync,
         flood: FloodBudget | None = None,
+        stops: DraftStops | None = None,
     ) -> None:
         self._config = config
         self._default_language = bridge.default_language
@@ -59,6 +62,7 @@ class Inbound:
         self._reply = reply
         self._markup = markup
         self._flood = flood
+        self._stops = stops
         self._users = frozenset(config.allowed_user_ids)
         self._chats = frozenset(config.allowed_chat_ids)
         self._refused: dict[int, None] = {}
@@ -76,6 +80,8 @@ class Inbound:
             change = update.my_chat_member
             status = change.new_chat_member.status
             log.info("telegram: bot is %s in chat %s", status, change.chat.id)
+        elif (press := stop_press(update.api_kwargs)) is not None:
+            await self._on_stop_press(press)
 
     def allowed(self, user_id: int | None, chat_id: int | None) -> bool:
         """Empty allow-lists admit everyone; otherwise the user or the chat must be listed."""
@@ -148,6 +154,9 @@ class Inbound:
 
     async def _on_callback(self, query: CallbackQuery) -> None:
         chat_id = query.message.chat.id if query.message is not None else None
+        if is_suggestion(query.data):
+            await self._on_suggestion(query)
+            return
         await on_callback(
             query,
             intake=self._intake,
@@ -156,6 +165,46 @@ class Inbound:
             sync=self._markup,
             flood=self._flood,
         )
+
+    async def _on_stop_press(self, press: StopPress) -> None:
+        """A draft's stop button (private chats only): stop that chat's running turn."""
+        if not self.allowed(press.chat_id, press.chat_id):
+            return
+        if self._stops is not None and not self._stops.pressed(press):
+            log.info(
+                "telegram: stop pressed on a draft in %s that is not live here", press.chat_id
+            )
+        await self._intake.stop_turn(ThreadKey(channel=CHANNEL, chat_id=str(press.chat_id)))
+
+    async def _on_suggestion(self, query: CallbackQuery) -> None:
+        """A tap on a suggested question asks it, once, in the conversation of that chat."""
+        user = query.from_user
+        language = self._language(user.language_code)
+        tap = tap_of(query)
+        if tap is None:
+            await answer_query(query, t(language, "suggestion_gone"), self._flood)
+            return
+        message = tap.message
+        if not self.allowed(user.id, message.chat.id):
+            await answer_query(query, t(language, "access_denied"), self._flood)
+            return
+        sender = Sender(id=str(user.id), display_name=user.full_name)
+        thread = norm.thread_of(message)
+        inbound = InboundMessage(
+            key=norm.thread_key(message, sender, self._config.group_scope),
+            event_id=f"telegram:sq:{message.chat.id}:{message.message_id}:{tap.index}",
+            message_id=str(message.message_id),
+            sender=sender,
+            text=tap.question,
+            is_direct=norm.is_private(message),
+            language=language,
+            reply_thread=str(thread) if thread is not None else "",
+        )
+        fresh = not tap.asked_before and await self._intake.submit(inbound)
+        await answer_query(query, None if fresh else t(language, "suggestion_asked"), self._flood)
+        if fresh:
+            marked = asked_markup(message.reply_markup, tap.index)
+            self._markup.request(message.chat.id, message.message_id, marked)
 
     async def _on_reaction(self, reaction: MessageReactionUpdated) -> None:
         user_id = reaction.user.id if reaction.user is not None else None
@@ -197,12 +246,14 @@ class Inbound:
     async def _say(
         self, reply: TelegramReply, language: str, text: str, notice: str, opening: bool
     ) -> None:
+        questions: tuple[str, ...] = ()
         if opening:
-            statement = await self._intake.opening_statement()
-            text = statement if statement.strip() else t(language, "tg_start")
+            start = await self._intake.opening()
+            text = start.statement if start.statement.strip() else t(language, "tg_start")
+            questions = start.questions
         for _ in range(4):
             try:
-                await reply.finish(text, notice=notice or None)
+                await reply.finish(text, notice=notice or None, suggestions=questions)
                 return
             except RateLimited as exc:
                 await asyncio.sleep(exc.retry_after)

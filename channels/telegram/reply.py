@@ -20,10 +20,19 @@ from bridge.model import OutboundFile
 from bridge.render import TELEGRAM_LIMIT
 from bridge.tasks import TaskSet
 
-from .calls import CHANNEL, Target, call, edit_gone, not_modified, parse_failed
+from .calls import (
+    CHANNEL,
+    Target,
+    call,
+    edit_gone,
+    not_modified,
+    parse_failed,
+    refuses_stop,
+)
 from .extras import TYPING_EVERY_S, keep_typing, send_file
-from .feedback import feedback_markup
 from .plan import Content, final_entries, pieces, render
+from .stops import DraftStops
+from .suggest import answer_markup
 
 log = logging.getLogger(__name__)
 
@@ -61,12 +70,14 @@ class TelegramReply:
         flood: FloodBudget | None = None,
         reply_to: int | None = None,
         drafts: bool = False,
+        stops: DraftStops | None = None,
         interval_s: float = 1.0,
         limit: int = TELEGRAM_LIMIT,
         typing_every_s: float = TYPING_EVERY_S,
     ) -> None:
         self.pace_key = str(target.chat_id)
         self.is_group = is_group
+        self.wants_title = False
         self._bot = bot
         self._target = target
         self._tasks = tasks
@@ -74,6 +85,9 @@ class TelegramReply:
         self._reply_to = reply_to
         self._draft_id = secrets.randbelow(2**31 - 2) + 1 if drafts and not is_group else 0
         self._draft_shown = ""
+        self._stops = stops
+        self._stop_shown = False  # the draft shows a stop button: a press must find this reply
+        self._stop_pressed = False
         self._interval = interval_s
         self._limit = limit
         self._typing_every = typing_every_s
@@ -91,6 +105,16 @@ class TelegramReply:
     async def start(self) -> None:
         if self._typing is None and not self._texted:
             self._typing = self._tasks.spawn(self._type(), name=f"tg-typing {self.pace_key}")
+
+    async def set_title(self, title: str) -> None:
+        """Telegram chats have no per-answer title."""
+
+    def stop_pressed(self) -> None:
+        """The user pressed the draft's stop button: Telegram hid the draft, and nothing more
+        is streamed; ``finish`` sends the partial answer as a real message."""
+        self._stop_pressed = True
+        if self._typing is not None:
+            self._typing.cancel()
 
     async def update(self, text: str) -> None:
         """Show the answer so far. ``RateLimited`` escapes, and ``ReplyGone`` once (the chat is
@@ -110,7 +134,7 @@ class TelegramReply:
 
     async def _update(self, text: str) -> None:
         await self._stop_typing()
-        if not text.strip():
+        if not text.strip() or self._stop_pressed:
             return
         self._check_prefix(text)
         parts = pieces(text, self._limit, self._cursor)
@@ -135,6 +159,7 @@ class TelegramReply:
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         await self._stop_typing()
         if self._gone is not None:
@@ -144,13 +169,15 @@ class TelegramReply:
             base = self._frozen_after(text)
             entries = final_entries(text, notice, limit=self._limit, start=self._cursor)
             last_answer = max((j for j, e in enumerate(entries) if e.answer), default=-1)
+            buttons = answer_markup(feedback=feedback, suggestions=suggestions)
             for j, entry in enumerate(entries):
-                markup = feedback_markup() if feedback and j == last_answer else None
+                markup = buttons if j == last_answer else None
                 await self._put(base + j, entry.content, markup, final=True)
             await self._drop_surplus(base + len(entries))
             await self._send_files(files)
         finally:
             self._finishing = False
+            self._forget_draft()
         ids = [str(p.message_id) for p in self._parts[:base]]
         ids += [str(self._parts[base + j].message_id) for j, e in enumerate(entries) if e.answer]
         return ids
@@ -299,13 +326,36 @@ class TelegramReply:
         return False
 
     async def _send_draft(self, text: str, mode: str | None) -> None:
-        await self._api(
-            lambda chat, thread: self._bot.send_message_draft(
-                chat, self._draft_id, text=text, message_thread_id=thread, parse_mode=mode
-            ),
-            "sendMessageDraft",
-            idempotent=True,
-        )
+        stops = self._stops
+        extra = stops.draft_kwargs() if stops is not None else {}
+        try:
+            await self._api(
+                lambda chat, thread: self._bot.send_message_draft(
+                    chat,
+                    self._draft_id,
+                    text=text,
+                    message_thread_id=thread,
+                    parse_mode=mode,
+                    api_kwargs=extra or None,
+                ),
+                "sendMessageDraft",
+                idempotent=True,
+            )
+        except BadRequest as exc:
+            if stops is None or not extra or not refuses_stop(exc):
+                raise
+            stops.refused(exc.message)  # an older Bot API server: drafts without the button
+            await self._send_draft(text, mode)
+            return
+        if extra and stops is not None and not self._stop_shown:
+            self._stop_shown = True
+            stops.add(self._target.chat_id, self._draft_id, self.stop_pressed)
+
+    def _forget_draft(self) -> None:
+        """The final message replaced the draft: a late stop press has nothing to stop."""
+        if self._stop_shown and self._stops is not None:
+            self._stops.remove(self._target.chat_id, self._draft_id)
+            self._stop_shown = False
 
     async def _drop_surplus(self, keep: int) -> None:
         """Delete parts the final text no longer needs (the answer shrank)."""

@@ -254,7 +254,7 @@ async def test_start_shows_the_opening_statement(
 ):
     channel = await run()
     await feed(channel, tg, tg.text(BINH.id, BINH, "/start"))
-    intake.opening = "Welcome to **ACME** support"
+    intake.statement = "Welcome to **ACME** support"
     await feed(channel, tg, tg.text(ANN.id, ANN, "/start"))
     assert tg.chat(BINH.id).texts() == [t("vi", "tg_start")]
     [welcome] = tg.chat(ANN.id).bot_messages()

@@ -31,18 +31,23 @@ class Shown:
     files: list[str] = field(default_factory=list)
     feedback: bool = False
     edits: int = 0
+    suggestions: list[str] = field(default_factory=list)
 
 
 class FakeReply:
     def __init__(self, channel: FakeChannel, chat_id: str) -> None:
         self.pace_key = chat_id
         self.is_group = chat_id.startswith("-")
+        self.wants_title = channel.wants_title
         self._channel = channel
         self._chat_id = chat_id
         self._shown: Shown | None = None
 
     async def start(self) -> None:
         self._channel.calls.append(("typing", self._chat_id, ""))
+
+    async def set_title(self, title: str) -> None:
+        self._channel.titles.append((self._chat_id, title))
 
     async def update(self, text: str) -> None:
         await self._channel.maybe_limit()
@@ -60,6 +65,7 @@ class FakeReply:
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         await self._channel.maybe_limit()
         self._channel.calls.append(("finish", self._chat_id, text))
@@ -69,6 +75,7 @@ class FakeReply:
         self._shown.notice = notice
         self._shown.files = [f.name for f in files]
         self._shown.feedback = feedback
+        self._shown.suggestions = list(suggestions)
         if self._channel.lose_finish_response.get(self._chat_id):
             # The platform applied the call but its answer was lost (a timed-out send).
             self._channel.lose_finish_response[self._chat_id] -= 1
@@ -90,6 +97,9 @@ class FakeChannel:
         self.lose_finish_response: dict[str, int] = {}
         """chat id → how many of its next finish calls are applied but then fail."""
         self.intake: Intake | None = None
+        self.wants_title = False
+        """Replies ask for thread titles (like Slack assistant threads)."""
+        self.titles: list[tuple[str, str]] = []
         self._ids = itertools.count(100)
         self._events = itertools.count(1)
 

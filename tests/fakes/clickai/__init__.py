@@ -22,6 +22,8 @@ JSON (``spaced=True`` for the legacy ``json.dumps`` style), ``event: ping`` ever
 stop (records it, ends the stream with the partial answer); upload (201, 413 above
 ``upload_limit``, 415 without a part Content-Type); feedback like/dislike/null; conversations
 list/rename/delete (204, or ``delete_status=200``); messages paging; ``parameters``; ``info``;
+``messages/{id}/suggested`` (``suggested_after_answer`` questions, or 403 when None = switched
+off; ``suggested_questions`` are the opening ones in ``parameters``);
 ``completion-messages``; ``workflows/run``; assistant files served under ``/files/...``; the Studio
 List Assistants API (``studio_token``, ``workspace_id``).
 

@@ -47,6 +47,8 @@ class _Base:
         delete_status: Literal[200, 204] = 204,
         flask_restx_suffix: bool = True,
         opening_statement: str = "",
+        suggested_questions: Sequence[str] = (),
+        suggested_after_answer: Sequence[str] | None = None,
         user_input_form: Sequence[Mapping[str, Any]] = (),
         app_name: str = "Fake Assistant",
         studio_token: str = "studio-test",
@@ -61,6 +63,11 @@ class _Base:
         self.spaced, self.upload_limit, self.delete_status = spaced, upload_limit, delete_status
         self.flask_restx_suffix = flask_restx_suffix
         self.opening_statement = opening_statement
+        self.suggested_questions = list(suggested_questions)
+        self.suggested_after_answer = (
+            None if suggested_after_answer is None else list(suggested_after_answer)
+        )
+        """None = the app has "suggested questions after answer" off (the endpoint refuses)."""
         self.user_input_form = [dict(item) for item in user_input_form]
         self.app_name, self.studio_token, self.workspace_id = app_name, studio_token, workspace_id
         self.assistants = (

@@ -117,6 +117,23 @@ class _Endpoints(_Base):
             raise _ApiError(400, "invalid_param", "rating must be like, dislike or null")
         return _json({"result": "success"})
 
+    async def _suggested(self, request: web.Request) -> web.Response:
+        key, mode = self._app(request)
+        _require_chat(mode)
+        message_id = request.match_info["message_id"]
+        user = request.query.get("user") or ""
+        if not user:
+            raise _ApiError(400, "invalid_param", "user is required")
+        if self._user_state(key, user).messages.get(message_id) is None:
+            raise self._not_found("Message Not Exists.", request)
+        if self.suggested_after_answer is None:
+            raise _ApiError(
+                403,
+                "suggested_questions_after_answer_disabled",
+                "Suggested questions after answer function is disabled.",
+            )
+        return _json({"result": "success", "data": list(self.suggested_after_answer)})
+
     async def _messages(self, request: web.Request) -> web.Response:
         key, mode = self._app(request)
         _require_chat(mode)
@@ -219,8 +236,10 @@ class _Endpoints(_Base):
         return _json(
             {
                 "opening_statement": self.opening_statement,
-                "suggested_questions": [],
-                "suggested_questions_after_answer": off,
+                "suggested_questions": self.suggested_questions,
+                "suggested_questions_after_answer": {
+                    "enabled": self.suggested_after_answer is not None
+                },
                 "speech_to_text": off,
                 "text_to_speech": off,
                 "retriever_resource": off,

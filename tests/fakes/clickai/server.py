@@ -45,6 +45,7 @@ class FakeClickAI(_Generate, _Endpoints):
         add("POST", "/v1/workflows/tasks/{task_id}/stop", self._stop)
         add("POST", "/v1/files/upload", self._upload)
         add("POST", "/v1/messages/{message_id}/feedbacks", self._feedback)
+        add("GET", "/v1/messages/{message_id}/suggested", self._suggested)
         add("GET", "/v1/messages", self._messages)
         add("GET", "/v1/conversations", self._conversations)
         add("POST", "/v1/conversations/{conversation_id}/name", self._rename)

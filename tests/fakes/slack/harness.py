@@ -11,7 +11,7 @@ from aiohttp import ClientSession
 from prometheus_client import CollectorRegistry
 
 from bridge.config import BridgeConfig, SlackConfig
-from bridge.model import FeedbackOutcome, InboundMessage, Rating, ReplyRef
+from bridge.model import FeedbackOutcome, InboundMessage, Opening, Rating, ReplyRef, ThreadKey
 from bridge.server import HttpServer
 from channels.slack import SlackChannel
 from tests.fakes.slack.events import Events, form_body, json_body, signed_headers
@@ -32,6 +32,10 @@ class RecordingIntake:
         self.feedback_calls: list[tuple[ReplyRef, Rating, bool]] = []
         self.known_replies: set[tuple[str, str]] = set()
         self.feedback_ok = True
+        self.opening_value = Opening()
+        self.stops: list[ThreadKey] = []
+        self.running: set[str] = set()
+        """Scopes whose turn counts as running for ``stop_turn``."""
 
     async def submit(self, msg: InboundMessage) -> bool:
         self.messages.append(msg)
@@ -49,7 +53,14 @@ class RecordingIntake:
         return None
 
     async def opening_statement(self) -> str:
-        return ""
+        return self.opening_value.statement
+
+    async def opening(self) -> Opening:
+        return self.opening_value
+
+    async def stop_turn(self, key: ThreadKey) -> bool:
+        self.stops.append(key)
+        return key.scope in self.running
 
 
 def slack_config(fake: FakeSlack, **overrides: Any) -> SlackConfig:

@@ -321,6 +321,9 @@ class _Base:
         msg = Sent(message_id=chat.next_id, chat_id=chat.id, **kw)
         chat.next_id += 1
         chat.messages[msg.message_id] = msg
+        draft = chat.live_draft
+        if msg.from_bot and draft is not None and draft.thread_id == msg.thread_id:
+            chat.live_draft = None  # a real message replaces the draft
         return msg
 
     def _editable(self, chat: Chat, params: dict[str, Any]) -> Sent:

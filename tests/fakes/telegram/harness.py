@@ -20,7 +20,11 @@ class RecordingIntake:
         self.messages: list[Any] = []
         self.feedbacks: list[tuple[Any, Any, bool]] = []
         self.migrations: list[tuple[str, str, str]] = []
-        self.opening = ""
+        self.statement = ""
+        self.questions: tuple[str, ...] = ()
+        self.stops: list[Any] = []
+        self.running: set[str] = set()
+        """Scopes whose turn counts as running for ``stop_turn``."""
         self.known: set[tuple[str, str]] = set()
         self.ratings: dict[tuple[str, str], Any] = {}
         self.feedback_ok = True
@@ -54,7 +58,17 @@ class RecordingIntake:
         self._changed.set()
 
     async def opening_statement(self) -> str:
-        return self.opening
+        return self.statement
+
+    async def opening(self) -> Any:
+        from bridge.model import Opening
+
+        return Opening(statement=self.statement, questions=self.questions)
+
+    async def stop_turn(self, key: Any) -> bool:
+        self.stops.append(key)
+        self._changed.set()
+        return key.scope in self.running
 
     async def wait_for(self, check: Any, within_s: float = 5.0) -> None:
         """Wait until ``check()`` is true (re-checked whenever something is recorded)."""

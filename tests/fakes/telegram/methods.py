@@ -11,6 +11,7 @@ from tests.fakes.telegram.base import _Base
 from tests.fakes.telegram.model import (
     MAX_DOWNLOAD,
     BotApiError,
+    LiveDraft,
     _bad,
 )
 
@@ -148,6 +149,13 @@ class _Methods(_Base):
         if text:
             plain, _ = self._render(str(text), params.get("parse_mode"))
         chat.drafts.append((draft_id, plain))
+        chat.live_draft = LiveDraft(
+            draft_id,
+            plain,
+            self._thread(chat, params),
+            can_stop=_flag(params.get("can_stop")),
+            keep_on_stop=_flag(params.get("keep_on_stop")),
+        )
         return True
 
     def _send_file(self, params: dict[str, Any], kind: str) -> dict[str, Any]:
@@ -204,3 +212,8 @@ class _Methods(_Base):
             "file_size": size,
             "file_path": path,
         }
+
+
+def _flag(value: Any) -> bool:
+    """A Bot API boolean as it arrives (JSON true, or "true" in a form)."""
+    return value is True or str(value).lower() == "true"

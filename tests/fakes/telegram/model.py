@@ -14,7 +14,12 @@ MAX_TEXT = 4096
 MAX_DOWNLOAD = 20 * 1024 * 1024
 
 # Update types Telegram leaves out when allowed_updates is empty.
-_OPT_IN_UPDATES = {"chat_member", "message_reaction", "message_reaction_count"}
+_OPT_IN_UPDATES = {
+    "chat_member",
+    "message_reaction",
+    "message_reaction_count",
+    "stopped_message_generation",  # Bot API 10.3: delivered only when listed
+}
 # Methods that count towards the flood limits (chat actions and callback answers do not).
 _COUNTED = {
     "sendMessage",
@@ -84,6 +89,17 @@ class Sent:
 
 
 @dataclass
+class LiveDraft:
+    """The draft a private chat shows right now (until a real message or a stop press)."""
+
+    draft_id: int
+    text: str
+    thread_id: int | None = None
+    can_stop: bool = False
+    keep_on_stop: bool = False
+
+
+@dataclass
 class Chat:
     """One chat as the fake sees it."""
 
@@ -95,6 +111,7 @@ class Chat:
     messages: dict[int, Sent] = field(default_factory=dict)
     actions: list[tuple[str, int | None]] = field(default_factory=list)
     drafts: list[tuple[int, str]] = field(default_factory=list)
+    live_draft: LiveDraft | None = None
     blocked: bool = False
     migrated_to: int | None = None
     next_id: int = 10  # ids 1.. are history before the test (and 1 is General in forums)

@@ -174,6 +174,19 @@ class _Users(_Base):
             }
         }
 
+    def stop_draft(self, chat_id: int) -> dict[str, Any]:
+        """The user presses the stop button of the chat's draft (Bot API 10.3): the draft is
+        hidden (unless ``keep_on_stop``) and a ``stopped_message_generation`` update results."""
+        chat = self.chat(chat_id)
+        draft = chat.live_draft
+        assert draft is not None and draft.can_stop, "no draft with a stop button is shown"
+        if not draft.keep_on_stop:
+            chat.live_draft = None
+        data: dict[str, Any] = {"chat": chat.to_dict(), "draft_id": draft.draft_id}
+        if draft.thread_id is not None:
+            data["message_thread_id"] = draft.thread_id
+        return {"stopped_message_generation": data}
+
     def reaction(
         self,
         chat_id: int,
