@@ -141,6 +141,7 @@ class RecordingReply:
     def __init__(self, key: str, *, fail_first: int = 0, retry_after: float = 0.05) -> None:
         self.pace_key = key
         self.is_group = False
+        self.wants_title = False
         self.calls: list[tuple[str, str]] = []
         self._fail = fail_first
         self._retry_after = retry_after
@@ -155,6 +156,9 @@ class RecordingReply:
         self.calls.append(("update", text))
         await asyncio.sleep(0)
 
+    async def set_title(self, title: str) -> None:
+        self.calls.append(("title", title))
+
     async def finish(
         self,
         text: str,
@@ -162,6 +166,7 @@ class RecordingReply:
         notice: str | None = None,
         files: Sequence[OutboundFile] = (),
         feedback: bool = False,
+        suggestions: Sequence[str] = (),
     ) -> list[str]:
         if self._fail:
             self._fail -= 1

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
@@ -14,17 +14,14 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.config import BridgeConfig, SlackConfig
 from bridge.errors import ChannelError
 from bridge.i18n import pick_language, t
-from bridge.model import Attachment, InboundMessage, Intake, Rating, ReplyRef, Sender, ThreadKey
+from bridge.model import Attachment, Intake, Rating, ReplyRef, ThreadKey
 from bridge.tasks import KeyedLocks, TaskSet
 from channels.slack import api
 from channels.slack.agent import (
     SUGGEST_ACTION,
-    AgentThread,
     Sessions,
-    asked_blocks,
-    prompts,
-    suggestion_of,
 )
+from channels.slack.agent_handlers import AgentSurfaces, Stoppable
 from channels.slack.events import (
     ANSWERED_SUBTYPES,
     CHANNEL,
@@ -32,7 +29,6 @@ from channels.slack.events import (
     Identity,
     Route,
     attachment,
-    conversation,
     inbound,
     is_dm_channel,
     local_command,
@@ -59,11 +55,7 @@ MEMORY = 10_000
 """Capacity of each in-memory map (active threads, refusals, users, reply targets)."""
 
 
-class Stoppable(Protocol):
-    def stream_stopped(self) -> None: ...
-
-
-class Handlers:
+class Handlers(AgentSurfaces):
     """Turns Slack deliveries into ``Intake`` calls; every handler runs as a tracked task."""
 
     def __init__(
@@ -259,127 +251,6 @@ class Handlers:
         ref = ReplyRef(channel=CHANNEL, chat_id=channel_id, message_id=ts)
         outcome = await intake.feedback(ref, rating, toggle=False)
         return outcome.found, outcome.ok, outcome.rating
-
-    # --- agent surfaces ------------------------------------------------------------------------
-    async def _session_stopped(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """Slack's stop button: Slack ended the streams; the bridge stops the ClickAI task and
-        moves the session out of ``processing`` (Slack does not do that itself)."""
-        channel_id, thread_ts = text_of(event, "channel"), text_of(event, "thread_ts")
-        user = text_of(event, "user")
-        team = text_of(event, "user_team") or text_of(event, "team") or text_of(body, "team_id")
-        intake = self.intake
-        if intake is None or not channel_id or not thread_ts:
-            return
-        if not self._allowed(team, channel_id, user):
-            return
-        live = self.live.get((channel_id, thread_ts))
-        if live is not None:
-            key, reply = live
-            reply.stream_stopped()
-        elif is_dm_channel(event) and self._config.dm_scope == "dm":
-            key = ThreadKey(channel=CHANNEL, chat_id=channel_id)
-        else:
-            key = ThreadKey(channel=CHANNEL, chat_id=channel_id, thread_id=thread_ts)
-        if not await intake.stop_turn(key):
-            agent = AgentThread(
-                self._client, self._sessions, channel_id=channel_id, thread_ts=thread_ts
-            )
-            agent.in_session = self._sessions.enabled
-            await agent.active()
-
-    async def _thread_started(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
-        """A new assistant thread: the app's opening statement and its starter questions."""
-        thread = event.get("assistant_thread")
-        intake = self.intake
-        if not self._config.suggested_prompts or not isinstance(thread, Mapping) or not intake:
-            return
-        channel_id, thread_ts = text_of(thread, "channel_id"), text_of(thread, "thread_ts")
-        user = text_of(thread, "user_id")
-        if (
-            not channel_id
-            or not thread_ts
-            or not self._allowed(text_of(body, "team_id"), channel_id, user)
-        ):
-            return
-        language, _ = await self._user(user) if user else (self._default_language, "")
-        opening = await intake.opening()
-        if opening.statement.strip():
-            await self._post(channel_id, thread_ts, opening.statement)
-        if not opening.questions:
-            return
-        try:
-            await api.call(
-                "assistant.threads.setSuggestedPrompts",
-                self._client.assistant_threads_setSuggestedPrompts(
-                    channel_id=channel_id,
-                    thread_ts=thread_ts,
-                    title=t(language, "suggestions_title"),
-                    prompts=prompts(opening.questions),
-                ),
-            )
-        except ChannelError as exc:
-            log.info("slack: suggested prompts not set in %s: %s", channel_id, exc)
-
-    async def _suggestion(self, body: Mapping[str, Any], action: Mapping[str, Any]) -> None:
-        """A suggested question's button: ask it once in the conversation of that answer."""
-        found, click, intake = suggestion_of(action), click_of(body), self.intake
-        if found is None or click is None or intake is None or not click.user_id:
-            return
-        index, question = found
-        team = click.team_id or text_of(body, "team_id")
-        if not self._allowed(team, click.channel_id, click.user_id):
-            return
-        me = await self._identity()
-        language, name = await self._user(click.user_id)
-        is_dm = click.channel_id.startswith("D")
-        where = Route(
-            kind="dm" if is_dm else "followup",
-            channel_id=click.channel_id,
-            user_id=click.user_id,
-            team_id=team,
-            ts=click.message_ts,
-            thread_ts=click.thread_ts,
-        )
-        key, reply_thread = conversation(where, self._config)
-        msg = InboundMessage(
-            key=key,
-            event_id=f"{CHANNEL}:sq:{click.channel_id}:{click.message_ts}:{index}",
-            message_id=click.message_ts,
-            sender=Sender(id=click.user_id, display_name=name),
-            text=question,
-            language=language,
-            reply_thread=reply_thread,
-        )
-        self.targets.put(
-            msg.event_id,
-            Target(
-                channel_id=click.channel_id,
-                thread_ts=reply_thread,
-                recipient_user_id=click.user_id,
-                recipient_team_id=team or me.team_id,
-                is_dm=is_dm,
-            ),
-        )
-        if not await intake.submit(msg):
-            return
-        message = body.get("message")
-        blocks = (
-            asked_blocks(message.get("blocks"), question) if isinstance(message, Mapping) else None
-        )
-        if blocks is None:
-            return
-        try:
-            await api.call(
-                "chat.update",
-                self._client.chat_update(
-                    channel=click.channel_id,
-                    ts=click.message_ts,
-                    blocks=blocks,
-                    text=text_of(message, "text") if isinstance(message, Mapping) else "",
-                ),
-            )
-        except ChannelError as exc:
-            log.info("slack: could not mark the asked suggestion: %s", exc)
 
     # --- access, users, files -----------------------------------------------------------------
     def _allowed(self, team_id: str, channel_id: str, user_id: str) -> bool:

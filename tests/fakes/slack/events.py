@@ -151,6 +151,58 @@ class Events:
             ],
         }
 
+    def thread_started(self, *, channel: str = "D1", user: str = "U1") -> dict[str, Any]:
+        """The user opens a new assistant thread (Slack creates its thread ts)."""
+        return {
+            "type": "assistant_thread_started",
+            "assistant_thread": {
+                "user_id": user,
+                "channel_id": channel,
+                "thread_ts": self.ts(),
+                "context": {},
+            },
+            "event_ts": self.ts(),
+        }
+
+    def button_click(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        message: Any,
+        user: str = "U1",
+    ) -> dict[str, Any]:
+        """A click on a ``button`` in the fake's ``message`` (its blocks travel along)."""
+        return {
+            "type": "block_actions",
+            "team": {"id": self.team_id},
+            "user": {"id": user, "team_id": self.team_id},
+            "api_app_id": APP_ID,
+            "container": {
+                "type": "message",
+                "message_ts": message.ts,
+                "channel_id": message.channel,
+            },
+            "channel": {"id": message.channel},
+            "message": {
+                "ts": message.ts,
+                "thread_ts": message.thread_ts,
+                "type": "message",
+                "text": message.text,
+                "blocks": message.blocks,
+            },
+            "trigger_id": "1.2.4",
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": "clickai_suggestions",
+                    "value": value,
+                    "action_ts": self.ts(),
+                }
+            ],
+        }
+
 
 def signed_headers(
     body: bytes,

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from tests.fakes.slack.agents import _Agents
 from tests.fakes.slack.methods import _Methods
 
 
-class FakeSlack(_Methods):
+class FakeSlack(_Agents, _Methods):
     """Start with ``await fake.start()``; point AsyncWebClient at ``fake.api_url``."""
 
     # --- lifecycle ---------------------------------------------------------------------------
