@@ -61,6 +61,7 @@ class TurnState:
     task_id: str = ""
     text: str = ""
     stop_requested: bool = False
+    stop_sent: bool = False
     started_at: float = field(default_factory=time.monotonic)
     first_text_at: float | None = None
 
@@ -227,9 +228,13 @@ class TurnRunner:
             await self.stop(state)
 
     async def stop(self, state: TurnState) -> None:
-        """Ask ClickAI to stop the running task (the stream then ends with the partial text)."""
+        """Ask ClickAI to stop the running task (the stream then ends with the partial text).
+
+        Once per task: a press racing the task's first event must not stop it twice.
+        """
         state.stop_requested = True
-        if state.task_id:
+        if state.task_id and not state.stop_sent:
+            state.stop_sent = True
             await self._clickai.stop(state.task_id, user=state.user, mode=self._opts.mode)
 
     async def _upload(self, msg: InboundMessage, channel: Channel, user: str) -> list[FileRef]:
