@@ -131,24 +131,24 @@ class Events:
         user: str = "U1",
         thread_ts: str = "",
     ) -> dict[str, Any]:
+        message = {"ts": message_ts, "thread_ts": thread_ts or message_ts, "type": "message"}
+        action = {"type": "feedback_buttons", "action_id": "clickai_feedback", "block_id": "b1"}
+        return self._block_action(channel, user, message, {**action, "value": value})
+
+    def _block_action(
+        self, channel: str, user: str, message: dict[str, Any], action: dict[str, Any]
+    ) -> dict[str, Any]:
+        """A ``block_actions`` payload for a click on ``message`` in ``channel``."""
         return {
             "type": "block_actions",
             "team": {"id": self.team_id},
             "user": {"id": user, "team_id": self.team_id},
             "api_app_id": APP_ID,
-            "container": {"type": "message", "message_ts": message_ts, "channel_id": channel},
+            "container": {"type": "message", "message_ts": message["ts"], "channel_id": channel},
             "channel": {"id": channel},
-            "message": {"ts": message_ts, "thread_ts": thread_ts or message_ts, "type": "message"},
+            "message": message,
             "trigger_id": "1.2.3",
-            "actions": [
-                {
-                    "type": "feedback_buttons",
-                    "action_id": "clickai_feedback",
-                    "block_id": "b1",
-                    "value": value,
-                    "action_ts": self.ts(),
-                }
-            ],
+            "actions": [{**action, "action_ts": self.ts()}],
         }
 
     def thread_started(self, *, channel: str = "D1", user: str = "U1") -> dict[str, Any]:
@@ -173,35 +173,15 @@ class Events:
         user: str = "U1",
     ) -> dict[str, Any]:
         """A click on a ``button`` in the fake's ``message`` (its blocks travel along)."""
-        return {
-            "type": "block_actions",
-            "team": {"id": self.team_id},
-            "user": {"id": user, "team_id": self.team_id},
-            "api_app_id": APP_ID,
-            "container": {
-                "type": "message",
-                "message_ts": message.ts,
-                "channel_id": message.channel,
-            },
-            "channel": {"id": message.channel},
-            "message": {
-                "ts": message.ts,
-                "thread_ts": message.thread_ts,
-                "type": "message",
-                "text": message.text,
-                "blocks": message.blocks,
-            },
-            "trigger_id": "1.2.4",
-            "actions": [
-                {
-                    "type": "button",
-                    "action_id": action_id,
-                    "block_id": "clickai_suggestions",
-                    "value": value,
-                    "action_ts": self.ts(),
-                }
-            ],
+        shown = {
+            "ts": message.ts,
+            "thread_ts": message.thread_ts,
+            "type": "message",
+            "text": message.text,
+            "blocks": message.blocks,
         }
+        action = {"type": "button", "action_id": action_id, "block_id": "clickai_suggestions"}
+        return self._block_action(message.channel, user, shown, {**action, "value": value})
 
 
 def signed_headers(
