@@ -241,8 +241,9 @@ class SlackChannel:
             user_id=target.recipient_user_id,
         )
         reply = self._reply(target, msg.language, streams=self._streams, agent=agent)
-        if target.thread_ts:
-            self._handlers.live.put((target.channel_id, target.thread_ts), (msg.key, reply))
+        if target.thread_ts:  # only a turn starts its reply; notices never take the thread over
+            where = (target.channel_id, target.thread_ts)
+            reply.on_start = lambda: self._handlers.live.put(where, (msg.key, reply))
         return reply
 
     def notice_reply(self, channel: str, chat_id: str, thread: str, language: str) -> SlackReply:

@@ -83,6 +83,8 @@ class SlackReply:
         self._gone: ReplyGone | None = None
         self._transient = 0
         self._agent = agent
+        self.on_start: Callable[[], None] | None = None
+        """Called when a turn starts on this reply (the channel maps the thread to it)."""
         self.pace_key = target.channel_id
         self.is_group = not target.is_dm
         self.wants_title = titles and agent is not None and bool(target.thread_ts)
@@ -90,6 +92,8 @@ class SlackReply:
     # --- ReplyStream ---------------------------------------------------------------------------
     async def start(self) -> None:
         """Loading status in the thread (best effort; Slack clears it when we reply)."""
+        if self.on_start is not None:
+            self.on_start()
         if not self._target.thread_ts or self._status_shown:
             return
         if self._agent is not None:
