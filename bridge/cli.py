@@ -105,6 +105,8 @@ def _main(args: argparse.Namespace) -> int:
         return 1
     except KeyboardInterrupt:
         return 0
+    except BrokenPipeError:
+        raise  # main() ends quietly: the reader of our output went away
     except Exception as exc:  # an unforeseen start-up failure: one line, the trace only at DEBUG
         log.debug("%s failed", args.command, exc_info=True)
         line = _redact(f"{type(exc).__name__}: {exc}".splitlines()[0], settings)
