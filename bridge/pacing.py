@@ -53,6 +53,7 @@ class Slot:
     pending: bool = False
     inflight: bool = False
     shown_once: bool = False
+    """A text was sent or is on its way: later texts are intermediate, not first."""
 
 
 @dataclass(slots=True)
@@ -323,21 +324,24 @@ class PacedReply:
         text = self._text
         if self._final or text == self._shown:
             return False
+        was_shown, self._slot.shown_once = self._slot.shown_once, True
         try:
             await self._reply.update(text)
         except RateLimited as exc:
+            self._slot.shown_once = was_shown
             self.rate_limited += 1
             await self._pacer._penalise(self._slot, exc)
             if not self._final:
-                self._pacer._request(self._slot, FIRST, self._send_update)
+                again = INTERMEDIATE if was_shown else FIRST
+                self._pacer._request(self._slot, again, self._send_update)
             return True
         except ChannelError as exc:
             # An intermediate text is disposable: the next update or the final one carries the
             # text again, and finish() reports a chat that is really unreachable.
             log.info("%s: intermediate update failed: %s", self._pacer.name, exc)
+            self._slot.shown_once = was_shown
             return True
         self._shown = text
-        self._slot.shown_once = True
         self.updates += 1
         return True
 

@@ -78,13 +78,13 @@ def test_shares_keep_room_for_first_and_final_texts() -> None:
     assert log.try_acquire(Kind.FINAL) > 0.0
 
 
-def test_chat_actions_fill_a_quarter_and_yield_to_waiting_texts() -> None:
+def test_chat_actions_fill_a_tenth_and_yield_to_waiting_texts() -> None:
     log, clock = log_of(20)
     actions = 0
     while log.try_acquire(Kind.ACTION) == 0.0:
         actions += 1
-    assert actions == 5
-    for _ in range(20 - 5):
+    assert actions == 2
+    for _ in range(20 - 2):
         assert log.try_acquire(Kind.FINAL) == 0.0
     assert log.try_acquire(Kind.FIRST) > 0.0  # a text was refused: pressure
     for _ in range(20):

@@ -217,3 +217,28 @@ async def test_driver_propagates_other_failures_from_finish() -> None:
     with pytest.raises(RuntimeError, match="boom"):
         await paced.finish("x")
     await pacer.stop()
+
+
+async def test_texts_arriving_while_the_first_is_sent_are_intermediate() -> None:
+    gate = asyncio.Event()
+
+    class Slow(RecordingReply):
+        async def update(self, text: str) -> None:
+            self.calls.append(("update", text))
+            await gate.wait()
+
+    pacer = Pacer(PaceBudget(chat_interval_s=0.0, group_interval_s=0.0, global_per_s=100))
+    reply = Slow("a")
+    paced = pacer.open(reply)
+    paced.set_text("one")
+    for _ in range(100):
+        if reply.calls:
+            break
+        await asyncio.sleep(0)
+    assert reply.calls == [("update", "one")]  # the first text is on its way
+    paced.set_text("one two")
+    # not a second "first" text competing with other chats' real first texts
+    assert paced._slot.priority == INTERMEDIATE
+    gate.set()
+    assert await paced.finish("one two three") == ["m1"]
+    await pacer.stop()
