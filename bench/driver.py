@@ -1,4 +1,8 @@
-"""Drives N chats × M messages through the fake Telegram: one message in flight per chat."""
+"""Drives N chats × M messages through the fake Telegram: one message in flight per chat.
+
+Private chats ask directly; ``groups`` group chats mention the bot. With ``ramp_s`` 0 every
+chat's first message reaches the fake in the same request (a flood onset).
+"""
 
 from __future__ import annotations
 
@@ -7,10 +11,13 @@ import random
 import time
 from dataclasses import dataclass, field
 
-from bench.fakes import BenchTelegram, answer_for, visible
-from tests.fakes.telegram import TgUser
+from bench.fakeproc import digest
+from bench.fakes import answer_for
+from bench.remote import Fakes
+from tests.fakes.telegram import BOT_USERNAME
 
 CHAT_BASE = 100_000
+GROUP_USER_BASE = 500_000
 
 
 @dataclass(slots=True)
@@ -37,48 +44,45 @@ class DriveConfig:
     ramp_s: float
     think_s: float
     reply_timeout_s: float
+    groups: int = 0
     seed: int = 1
 
 
 class Driver:
-    """Injects updates, watches the fake's shown texts, and records every turn."""
+    """Injects updates, follows the fake's shown texts, and records every turn."""
 
-    def __init__(self, tg: BenchTelegram, cfg: DriveConfig) -> None:
-        self.tg, self.cfg = tg, cfg
+    def __init__(self, fakes: Fakes, cfg: DriveConfig) -> None:
+        self.fakes, self.cfg = fakes, cfg
         self.turns: list[Turn] = []
         self.timeouts = 0
         self.stray_texts = 0
         self._inflight: dict[int, Turn] = {}
         self._rng = random.Random(cfg.seed)
-        tg.on_text = self._on_text
+        fakes.follow(self._on_text)
 
     def chat_ids(self) -> list[int]:
-        return [CHAT_BASE + i for i in range(self.cfg.chats)]
+        private = [CHAT_BASE + i for i in range(self.cfg.chats)]
+        return private + [-(CHAT_BASE + i) for i in range(self.cfg.groups)]
 
     async def run(self) -> tuple[float, float]:
         """Run every chat to the end; returns (start, end) monotonic times."""
         start = time.monotonic()
-        offsets = [self._rng.uniform(0.0, self.cfg.ramp_s) for _ in range(self.cfg.chats)]
-        await asyncio.gather(
-            *(self._chat(c, o) for c, o in zip(self.chat_ids(), offsets, strict=True))
-        )
+        chats = self.chat_ids()
+        offsets = [self._rng.uniform(0.0, self.cfg.ramp_s) for _ in chats]
+        await asyncio.gather(*(self._chat(c, o) for c, o in zip(chats, offsets, strict=True)))
         return start, time.monotonic()
 
     async def _chat(self, chat_id: int, offset: float) -> None:
         await asyncio.sleep(offset)
-        user = TgUser(id=chat_id, first_name=f"U{chat_id}")
+        user = chat_id if chat_id > 0 else GROUP_USER_BASE - chat_id
         for k in range(self.cfg.messages):
             query = f"bench c{chat_id} m{k}"
-            turn = Turn(
-                chat_id,
-                k,
-                query,
-                visible(answer_for(query, self.cfg.tokens)),
-                time.monotonic(),
-            )
+            expected = digest(answer_for(query, self.cfg.tokens))
+            turn = Turn(chat_id, k, query, expected, time.monotonic())
             self.turns.append(turn)
             self._inflight[chat_id] = turn
-            self.tg.push(self.tg.text(chat_id, user, query))
+            text = query if chat_id > 0 else f"@{BOT_USERNAME} {query}"
+            self.fakes.say(chat_id, user, text)
             try:
                 await asyncio.wait_for(turn.done.wait(), self.cfg.reply_timeout_s)
             except TimeoutError:
@@ -87,26 +91,28 @@ class Driver:
             if k + 1 < self.cfg.messages:
                 await asyncio.sleep(self.cfg.think_s * self._rng.uniform(0.5, 1.5))
 
-    def _on_text(self, chat_id: int, at: float, method: str, message_id: int, text: str) -> None:
+    def _on_text(
+        self, chat_id: int, at: float, method: str, message_id: int, shown: str, nonblank: bool
+    ) -> None:
         turn = self._inflight.get(chat_id)
         if turn is None or turn.final_at is not None:
             self.stray_texts += 1
             return
-        if not text.strip():
+        if not nonblank:
             return
         if turn.first_at is None:
             turn.first_at = at
-        if method != "sendMessageDraft" and visible(text) == turn.expected:
+        if method != "sendMessageDraft" and shown == turn.expected:
             turn.final_at = at
             turn.done.set()
 
-    def shown_counts(self) -> dict[str, int]:
+    def shown_counts(self, shown: dict[int, list[str]]) -> dict[str, int]:
         """How many bot messages in the chats show each expected answer (for lost/duplicates)."""
         counts = {t.query: 0 for t in self.turns}
-        by_text = {t.expected: t.query for t in self.turns}
-        for chat in self.tg.chats.values():
-            for msg in chat.bot_messages():
-                query = by_text.get(visible(msg.text))
+        by_digest = {t.expected: t.query for t in self.turns}
+        for messages in shown.values():
+            for d in messages:
+                query = by_digest.get(d)
                 if query is not None:
                     counts[query] += 1
         return counts

@@ -7,9 +7,9 @@ from collections import Counter
 from typing import Any
 
 from bench.driver import Driver, Turn
-from bench.fakes import BenchClickAI, BenchTelegram
+from bench.remote import AiReport, TgReport
 
-SETUP = {"getUpdates", "getMe", "setMyCommands", "deleteMyCommands", "deleteWebhook"}
+ACTION = "sendChatAction"
 SLACK_S = 0.05  # the bridge cannot act on an upstream event before it crossed the loopback
 
 
@@ -25,10 +25,52 @@ def percentiles(values: list[float]) -> dict[str, float | None]:
     return out
 
 
-def figures(driver: Driver, ai: BenchClickAI, tg: BenchTelegram, span: float) -> dict[str, Any]:
+def peak_per_s(times: list[float]) -> int:
+    """The largest number of ``times`` in any sliding window ``[t, t + 1 s)``."""
+    ordered, lo, peak = sorted(times), 0, 0
+    for hi, at in enumerate(ordered):
+        while ordered[lo] <= at - 1.0:
+            lo += 1
+        peak = max(peak, hi - lo + 1)
+    return peak
+
+
+def per_s_timeline(times: list[float], t0: float, step: float = 0.1) -> list[int]:
+    """Calls in the 1-second window ending at each ``step`` after ``t0``."""
+    ordered = sorted(times)
+    if not ordered:
+        return []
+    out, lo, hi = [], 0, 0
+    for k in range(int((ordered[-1] - t0) / step) + 2):
+        at = t0 + k * step
+        while hi < len(ordered) and ordered[hi] <= at:
+            hi += 1
+        while lo < hi and ordered[lo] <= at - 1.0:
+            lo += 1
+        out.append(hi - lo)
+    return out
+
+
+def onset_slack(driver: Driver, ai: AiReport, budget: float) -> list[float]:
+    """For every chat's first turn, ordered by when its first text arrived: how much later
+    than ``rank / budget`` after its upstream first delta it came (seconds)."""
+    firsts = sorted(
+        (t.first_at, t.query) for t in driver.turns if t.index == 0 and t.first_at is not None
+    )
+    out = []
+    for rank, (at, query) in enumerate(firsts, start=1):
+        up = ai.first_at.get(query)
+        if up is not None:
+            out.append(at - up - rank / budget)
+    return out
+
+
+def figures(
+    driver: Driver, ai: AiReport, tg: TgReport, span: float, budget: float, t0: float
+) -> dict[str, Any]:
     """The required keys (except process figures) for one run."""
-    planned = driver.cfg.chats * driver.cfg.messages
-    counts = driver.shown_counts()
+    planned = len(driver.turns)
+    counts = driver.shown_counts(tg.shown)
     replies = sum(1 for t in driver.turns if t.final_at is not None)
     shown = sum(1 for n in counts.values() if n > 0)
     duplicates = sum(n - 1 for n in counts.values() if n > 1)
@@ -44,47 +86,59 @@ def figures(driver: Driver, ai: BenchClickAI, tg: BenchTelegram, span: float) ->
         for t in driver.turns
         if t.first_at is not None and t.query in ai.first_at
     )[-5:]
-    chats = set(driver.chat_ids())
-    calls = [c for c in tg.calls if c.method not in SETUP and c.params.get("chat_id") in chats]
-    by_method = Counter(c.method for c in calls)
+    by_method = Counter(method for _, method, _, _ in tg.calls)
+    every = [at for at, _, _, _ in tg.calls]
+    actions = [at for at, method, _, _ in tg.calls if method == ACTION]
+    private = [at for at, chat in tg.texts if chat > 0]
+    private_replies = sum(1 for t in driver.turns if t.final_at is not None and t.chat_id > 0)
+    limited = [c for c in tg.calls if c[3] == 429]
     return {
         "replies": replies,
         "lost": planned - min(shown, replies),
         "duplicates": duplicates,
-        "platform_429": sum(1 for c in tg.calls if c.status == 429),
+        "platform_429": len(limited),
+        "platform_calls_peak_per_s": {
+            "all": peak_per_s(every),
+            "chat_actions": peak_per_s(actions),
+            "without_chat_actions": peak_per_s([at for at, m, _, _ in tg.calls if m != ACTION]),
+        },
         "replies_per_s": round(replies / span, 3) if span > 0 else 0.0,
+        "private_replies_per_s": round(private_replies / span, 3) if span > 0 else 0.0,
+        "private_text_calls_per_s": round(len(private) / span, 3) if span > 0 else 0.0,
         "first_visible_overhead_ms": percentiles(first),
         "final_overhead_ms": percentiles(final),
-        "calls_per_reply": round(len(calls) / replies, 3) if replies else None,
+        "onset_first_text_slack_ms": percentiles(onset_slack(driver, ai, budget)),
+        "calls_per_reply": round(len(tg.calls) / replies, 3) if replies else None,
         "calls_by_method": dict(sorted(by_method.items())),
-        "first_429s": [
-            [round(c.at - tg.calls[0].at, 3), c.method, c.params.get("chat_id")]
-            for c in tg.calls
-            if c.status == 429
-        ][:10],
+        "first_429s": [[round(at - t0, 3), m, c] for at, m, c, _ in limited][:10],
         "slowest_first_visible": [[round(d * 1000, 1), c, k] for d, c, k in slow],
         "timeouts": driver.timeouts,
         "stray_texts": driver.stray_texts,
         "span_s": round(span, 3),
+        "calls_per_s_timeline": {
+            "step_s": 0.1,
+            "all": per_s_timeline(every, t0),
+            "chat_actions": per_s_timeline(actions, t0),
+        },
     }
 
 
-def _kinds(driver: Driver, tg: BenchTelegram) -> list[tuple[float, int, str]]:
+def _kinds(driver: Driver, tg: TgReport) -> list[tuple[float, int, str]]:
     """Every successful text call as (time, chat, "first" | "final" | "intermediate")."""
     firsts = {(t.chat_id, t.first_at) for t in driver.turns if t.first_at is not None}
     finals = {(t.chat_id, t.final_at) for t in driver.turns if t.final_at is not None}
     out = []
-    for c in tg.texts:
+    for at, chat in tg.texts:
         kind = "intermediate"
-        if (c.chat_id, c.at) in finals:
+        if (chat, at) in finals:
             kind = "final"
-        elif (c.chat_id, c.at) in firsts:
+        elif (chat, at) in firsts:
             kind = "first"
-        out.append((c.at, c.chat_id, kind))
+        out.append((at, chat, kind))
     return out
 
 
-def _windows(turn: Turn, ai: BenchClickAI) -> list[tuple[float, float]]:
+def _windows(turn: Turn, ai: AiReport) -> list[tuple[float, float]]:
     out = []
     up_first, up_end = ai.first_at.get(turn.query), ai.end_at.get(turn.query)
     if up_first is not None and turn.first_at is not None:
@@ -95,7 +149,7 @@ def _windows(turn: Turn, ai: BenchClickAI) -> list[tuple[float, float]]:
 
 
 def priority(
-    driver: Driver, ai: BenchClickAI, tg: BenchTelegram, interval_s: float, t0: float
+    driver: Driver, ai: AiReport, tg: TgReport, interval_s: float, t0: float
 ) -> dict[str, Any]:
     """Did any intermediate edit take budget while another reply could have had its first or
     final text (waiting, and its chat's own interval already passed)? Plus a per-second

@@ -35,10 +35,12 @@ def peak_rss_mb(pid: int) -> float:
     return 0.0
 
 
-def clean_env(extra: dict[str, str]) -> dict[str, str]:
-    """The parent environment without any BRIDGE_* setting, plus ``extra``."""
+def clean_env(extra: dict[str, str], root: Path = ROOT) -> dict[str, str]:
+    """The parent environment without any BRIDGE_* setting, plus ``extra``; modules are
+    imported from ``root`` first (another checkout measures another version of the bridge)."""
     env = {k: v for k, v in os.environ.items() if not k.upper().startswith("BRIDGE_")}
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    paths = [str(root), str(ROOT), env.get("PYTHONPATH", "")]
+    env["PYTHONPATH"] = os.pathsep.join(dict.fromkeys(filter(None, paths)))
     env.update(extra)
     return env
 
@@ -84,3 +86,23 @@ class Child:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
         except OSError:
             return ""
+
+
+class Hogs:
+    """``n`` busy-looping processes beside the bridge for the whole run (CPU contention)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.procs: list[asyncio.subprocess.Process] = []
+
+    async def __aenter__(self) -> Hogs:
+        for _ in range(self.n):
+            proc = await asyncio.create_subprocess_exec(sys.executable, "-c", "while True: pass")
+            self.procs.append(proc)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for proc in self.procs:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            await proc.wait()

@@ -11,9 +11,13 @@ REQUIRED = (
     "lost",
     "duplicates",
     "platform_429",
+    "platform_calls_peak_per_s",
     "replies_per_s",
+    "private_replies_per_s",
+    "private_text_calls_per_s",
     "first_visible_overhead_ms",
     "final_overhead_ms",
+    "onset_first_text_slack_ms",
     "calls_per_reply",
     "cpu_s_per_1000_replies",
     "rss_peak_mb",
@@ -33,7 +37,7 @@ def ratios(bridge: dict[str, Any], floor: dict[str, Any]) -> dict[str, float | N
     for key in REQUIRED:
         a, b = bridge.get(key), floor.get(key)
         if isinstance(a, dict) and isinstance(b, dict):
-            for p in ("p50", "p95", "p99"):
+            for p in a:
                 out[f"{key}.{p}"] = _ratio(a.get(p), b.get(p))
         else:
             out[key] = _ratio(a, b)
@@ -54,7 +58,7 @@ def _rows(doc: dict[str, Any]) -> list[tuple[str, Any, Any, Any, str]]:
     for key in REQUIRED:
         value = doc[key]
         if isinstance(value, dict):
-            for p in ("p50", "p95", "p99"):
+            for p in value:
                 name = f"{key}.{p}"
                 rows.append(
                     (
@@ -102,7 +106,23 @@ def write_png(doc: dict[str, Any], path: Path) -> bool:
     except ImportError:
         return False
     timeline = doc["priority"]["timeline_per_s"]
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(10, 7))
+    fig, (rate, top, bottom) = plt.subplots(3, 1, figsize=(10, 10))
+    sliding = doc["calls_per_s_timeline"]
+    step = sliding["step_s"]
+    ts = [k * step for k in range(len(sliding["all"]))]
+    rate.plot(ts, sliding["all"], color="tab:blue", label="bridge: all calls (sliding 1 s)")
+    rate.plot(ts, sliding["chat_actions"], color="tab:orange", label="of which chat actions")
+    floor_line = doc.get("floor", {}).get("calls_per_s_timeline")
+    if floor_line:
+        fts = [k * step for k in range(len(floor_line["all"]))]
+        rate.plot(fts, floor_line["all"], color="tab:gray", alpha=0.6, label="minimal client")
+    budget = doc["config"]["global_per_s"]
+    rate.axhline(budget, color="tab:green", linestyle="--", label=f"budget {budget:g}/s")
+    rate.axhline(30, color="tab:red", linestyle=":", label="Telegram 30/s")
+    rate.set_xlabel("seconds since the first message")
+    rate.set_ylabel("Bot API calls in the last 1 s")
+    rate.legend(loc="upper right", fontsize="small")
+    rate.set_title(doc["title"], fontsize="medium")
     xs = range(len(timeline["first"]))
     bottoms = [0] * len(xs)
     for kind, colour in (("final", "tab:green"), ("first", "tab:blue"),
@@ -111,9 +131,8 @@ def write_png(doc: dict[str, Any], path: Path) -> bool:
         bottoms = [a + b for a, b in zip(bottoms, timeline[kind], strict=True)]
     top.plot(xs, timeline["waiting"], color="tab:red", label="replies waiting first/final")
     top.set_xlabel("seconds since the first message")
-    top.set_ylabel("Bot API text calls per second")
+    top.set_ylabel("text calls per second")
     top.legend(loc="upper right", fontsize="small")
-    top.set_title(doc["title"])
     labels, bridge_vals, floor_vals = [], [], []
     for key in ("first_visible_overhead_ms", "final_overhead_ms"):
         for p in ("p50", "p95", "p99"):
@@ -128,6 +147,6 @@ def write_png(doc: dict[str, Any], path: Path) -> bool:
     bottom.legend(fontsize="small")
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=90)
+    fig.savefig(path, dpi=72)
     plt.close(fig)
     return True

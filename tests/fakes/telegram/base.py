@@ -195,8 +195,8 @@ class _Base:
             handler = getattr(self, f"_m_{method}", None)
             if handler is None:
                 raise BotApiError(404, "Not Found: method not found")
-            if method in _COUNTED:
-                self._charge(int(params.get("chat_id", 0)))
+            if self._flood is not None and self._flood.limits.counts(method):
+                self._charge(int(params.get("chat_id", 0)), message=method in _COUNTED)
             result = handler(params)
             if asyncio.iscoroutine(result):
                 result = await result
@@ -227,10 +227,10 @@ class _Base:
                 raise BotApiError(fault.status, fault.description, fault.parameters)
             return
 
-    def _charge(self, chat_id: int) -> None:
+    def _charge(self, chat_id: int, *, message: bool = True) -> None:
         if self._flood is None:
             return
-        wait = self._flood.check(chat_id, time.monotonic())
+        wait = self._flood.check(chat_id, time.monotonic(), message=message)
         if wait:
             raise BotApiError(429, f"Too Many Requests: retry after {wait}", {"retry_after": wait})
 

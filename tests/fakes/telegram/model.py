@@ -20,7 +20,8 @@ _OPT_IN_UPDATES = {
     "message_reaction_count",
     "stopped_message_generation",  # Bot API 10.3: delivered only when listed
 }
-# Methods that count towards the flood limits (chat actions and callback answers do not).
+# Methods that count towards the flood limits (chat actions and callback answers only when
+# the limits are ``strict``).
 _COUNTED = {
     "sendMessage",
     "editMessageText",
@@ -30,6 +31,7 @@ _COUNTED = {
     "sendDocument",
     "sendMessageDraft",
 }
+_STRICT_COUNTED = _COUNTED | {"sendChatAction", "answerCallbackQuery", "deleteMessage"}
 _INT_PARAMS = {
     "chat_id",
     "message_id",
@@ -138,12 +140,22 @@ class Chat:
 
 @dataclass
 class FloodLimits:
-    """Telegram's flood rules (defaults as documented); scale them for fast tests."""
+    """Telegram's flood rules (defaults as documented); scale them for fast tests.
+
+    ``strict`` is the strictest reading of the bot-wide limit: at most ``global_per_second``
+    calls in *any* sliding 1-second window (not a bucket that starts full), chat actions and
+    callback answers included. Without it the bot-wide limit is a token bucket with a burst of
+    one second's rate, counting only message methods.
+    """
 
     chat_per_second: float = 1.0
     chat_burst: int = 3
     group_per_minute: int = 20
     global_per_second: int = 30
+    strict: bool = True
+
+    def counts(self, method: str) -> bool:
+        return method in (_STRICT_COUNTED if self.strict else _COUNTED)
 
 
 @dataclass
@@ -177,14 +189,16 @@ class _Flood:
         self._global = (float(limits.global_per_second), 0.0)
         self._penalty: dict[int, float] = {}
         self._global_penalty = 0.0
+        self._window: deque[float] = deque()  # strict: the bot-wide calls of the last second
 
     @staticmethod
     def _take(bucket: tuple[float, float], rate: float, burst: float, now: float) -> float:
         tokens, at = bucket
         return min(burst, tokens + (now - at) * rate) if at else burst
 
-    def check(self, chat_id: int, now: float) -> int:
-        """0 if allowed (and charged), else seconds to wait."""
+    def check(self, chat_id: int, now: float, *, message: bool = True) -> int:
+        """0 if allowed (and charged), else seconds to wait. Calls without a chat (callback
+        answers) count only bot-wide; only ``message`` calls count towards a group's minute."""
         lim = self.limits
         if self._global_penalty > now:
             return math.ceil(self._global_penalty - now)
@@ -196,15 +210,21 @@ class _Flood:
         g_rate = float(lim.global_per_second)
         g_tokens = self._take(self._global, g_rate, g_rate, now)
         waits: list[float] = []
-        if tokens < 1.0:
+        if tokens < 1.0 and chat_id:
             waits.append((1.0 - tokens) / lim.chat_per_second)
-        if chat_id < 0:
+        minute = chat_id < 0 and message
+        if minute:
             window = self._group.setdefault(chat_id, deque())
             while window and window[0] <= now - 60.0:
                 window.popleft()
             if len(window) >= lim.group_per_minute:
                 waits.append(window[0] + 60.0 - now)
         global_wait = (1.0 - g_tokens) / g_rate if g_tokens < 1.0 else 0.0
+        if lim.strict:
+            while self._window and self._window[0] <= now - 1.0:
+                self._window.popleft()
+            full = len(self._window) >= lim.global_per_second
+            global_wait = self._window[0] + 1.0 - now if full else 0.0
         if waits or global_wait:
             retry = max(1, math.ceil(max([*waits, global_wait])))
             if global_wait and not waits:
@@ -212,9 +232,11 @@ class _Flood:
             else:
                 self._penalty[chat_id] = now + retry
             return retry
-        self._buckets[chat_id] = (tokens - 1.0, now)
+        if chat_id:
+            self._buckets[chat_id] = (tokens - 1.0, now)
         self._global = (g_tokens - 1.0, now)
-        if chat_id < 0:
+        self._window.append(now)
+        if minute:
             self._group[chat_id].append(now)
         return 0
 
