@@ -28,20 +28,31 @@ Block = dict[str, Any]
 
 
 class Sessions:
-    """Whether agent sessions and thread titles are worth trying (shared by all replies)."""
+    """Whether agent sessions and thread titles are worth trying (shared by all replies).
+
+    A refusal is remembered per kind of conversation (DMs ``D…``, public ``C…`` and private
+    ``G…`` channels): Slack may allow sessions in the app's DMs but not in channels.
+    """
 
     def __init__(self, *, enabled: bool, titles: bool) -> None:
         self.enabled = enabled
         self.titles = titles
+        self._refused: set[str] = set()
         self._warned: set[str] = set()
 
-    def refuse(self, code: str) -> None:
-        if self.enabled:
+    def usable(self, channel_id: str) -> bool:
+        return self.enabled and channel_id[:1] not in self._refused
+
+    def refuse(self, code: str, channel_id: str) -> None:
+        kind = channel_id[:1]
+        if self.enabled and kind not in self._refused:
             log.warning(
-                "slack: agent sessions refused (%s); using the assistant thread status instead",
+                "slack: agent sessions refused in %s… conversations (%s); using the assistant "
+                "thread status instead",
+                kind,
                 code,
             )
-        self.enabled = False
+        self._refused.add(kind)
 
     def warn_once(self, warning: str) -> None:
         if warning and warning not in self._warned:
@@ -71,7 +82,7 @@ class AgentThread:
 
     async def processing(self) -> None:
         """Show Slack's native working state (and its stop button)."""
-        if not self._sessions.enabled or not self.thread_ts:
+        if not self._sessions.usable(self.channel_id) or not self.thread_ts:
             return
         ok = await self._set_status("processing")
         self.in_session = ok
@@ -97,7 +108,7 @@ class AgentThread:
             log.info("slack: session status %s not set: %s", status, exc)
             return False
         except ChannelError as exc:
-            self._sessions.refuse(str(getattr(exc, "code", "") or exc))
+            self._sessions.refuse(str(getattr(exc, "code", "") or exc), self.channel_id)
             return False
         self._sessions.warn_once(text_of(data, "warning"))
         return True
@@ -106,7 +117,7 @@ class AgentThread:
         """Name the thread: the agent session when there is one, else the assistant thread."""
         if not self._sessions.titles or not self.thread_ts or not title:
             return
-        if self._sessions.enabled:
+        if self._sessions.usable(self.channel_id):
             request = self._client.agents_sessions_rename(
                 channel_id=self.channel_id, thread_ts=self.thread_ts, title=title
             )

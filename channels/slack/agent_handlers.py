@@ -4,7 +4,7 @@ clicks on suggested questions (mixed into ``Handlers``, whose helpers it uses)."
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -40,6 +40,7 @@ class AgentSurfaces:
     intake: Intake | None
     targets: Bounded[str, Target]
     live: Bounded[tuple[str, str], tuple[ThreadKey, Stoppable]]
+    _prompted: Bounded[str, bool]
     _client: AsyncWebClient
     _config: SlackConfig
     _sessions: Sessions
@@ -50,9 +51,6 @@ class AgentSurfaces:
         raise NotImplementedError
 
     async def _user(self, user_id: str) -> tuple[str, str]:
-        raise NotImplementedError
-
-    async def _post(self, channel_id: str, thread_ts: str, text: str) -> None:
         raise NotImplementedError
 
     async def _session_stopped(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
@@ -78,7 +76,7 @@ class AgentSurfaces:
             agent = AgentThread(
                 self._client, self._sessions, channel_id=channel_id, thread_ts=thread_ts
             )
-            agent.in_session = self._sessions.enabled
+            agent.in_session = self._sessions.usable(channel_id)
             await agent.active()
 
     async def _thread_started(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
@@ -95,20 +93,47 @@ class AgentSurfaces:
             or not self._allowed(text_of(body, "team_id"), channel_id, user)
         ):
             return
-        language, _ = await self._user(user) if user else (self._default_language, "")
         opening = await intake.opening()
         if opening.statement.strip():
-            await self._post(channel_id, thread_ts, opening.statement)
-        if not opening.questions:
+            try:
+                await api.call(
+                    "chat.postMessage",
+                    self._client.chat_postMessage(
+                        channel=channel_id, thread_ts=thread_ts, markdown_text=opening.statement
+                    ),
+                )
+            except ChannelError as exc:
+                log.info("slack: opening statement not posted in %s: %s", channel_id, exc)
+        await self._prompts(channel_id, thread_ts, user, opening.questions)
+
+    async def _home_opened(self, body: Mapping[str, Any], event: Mapping[str, Any]) -> None:
+        """The app's Messages tab (Slack's agent view): its starter questions as prompts, once
+        per conversation and process."""
+        channel_id, user = text_of(event, "channel"), text_of(event, "user")
+        intake = self.intake
+        if text_of(event, "tab") != "messages" or not self._config.suggested_prompts:
             return
+        if not intake or not channel_id or channel_id in self._prompted:
+            return
+        if not self._allowed(text_of(body, "team_id"), channel_id, user):
+            return
+        self._prompted.put(channel_id, True)
+        await self._prompts(channel_id, "", user, (await intake.opening()).questions)
+
+    async def _prompts(
+        self, channel_id: str, thread_ts: str, user: str, questions: Sequence[str]
+    ) -> None:
+        if not questions:
+            return
+        language, _ = await self._user(user) if user else (self._default_language, "")
         try:
             await api.call(
                 "assistant.threads.setSuggestedPrompts",
                 self._client.assistant_threads_setSuggestedPrompts(
                     channel_id=channel_id,
-                    thread_ts=thread_ts,
+                    thread_ts=thread_ts or None,
                     title=t(language, "suggestions_title"),
-                    prompts=prompts(opening.questions),
+                    prompts=prompts(questions),
                 ),
             )
         except ChannelError as exc:

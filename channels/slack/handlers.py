@@ -80,6 +80,7 @@ class Handlers(AgentSurfaces):
         self.live: Bounded[tuple[str, str], tuple[ThreadKey, Stoppable]] = Bounded(MEMORY)
         """(channel, thread ts) → the conversation and reply of the newest turn there."""
         self._sessions = sessions or Sessions(enabled=False, titles=False)
+        self._prompted: Bounded[str, bool] = Bounded(MEMORY)
         self._active: Bounded[tuple[str, str], bool] = Bounded(MEMORY)
         self._refused: Bounded[tuple[str, str], bool] = Bounded(MEMORY)
         self._users: Bounded[str, tuple[str, str, float]] = Bounded(MEMORY)
@@ -116,6 +117,9 @@ class Handlers(AgentSurfaces):
         async def on_thread_started(body: dict[str, Any], event: dict[str, Any]) -> None:
             spawn(self._thread_started(body, event), "slack assistant thread")
 
+        async def on_home_opened(body: dict[str, Any], event: dict[str, Any]) -> None:
+            spawn(self._home_opened(body, event), "slack messages tab")
+
         async def on_suggestion(
             ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]
         ) -> None:
@@ -134,6 +138,7 @@ class Handlers(AgentSurfaces):
         app.event("reaction_removed")(on_reaction_removed)
         app.event("agent_session_stopped")(on_session_stopped)
         app.event("assistant_thread_started")(on_thread_started)
+        app.event("app_home_opened")(on_home_opened)
         app.event(re.compile(".*"))(on_other_event)
         app.action(FEEDBACK_ACTION_ID)(on_feedback)
         app.action(SUGGEST_ACTION)(on_suggestion)

@@ -161,3 +161,22 @@ async def test_a_new_assistant_thread_shows_the_opening_and_suggested_prompts(
             assert shown["title"] == t("en", "suggestions_title")
     finally:
         await slack.close()
+
+
+async def test_the_messages_tab_offers_the_starter_questions_once(tmp_path: Path) -> None:
+    slack = FakeSlack()
+    await slack.start()
+    try:
+        async with (
+            FakeClickAI(suggested_questions=["Prices?"]) as ai,
+            running_bridge(slack, ai, tmp_path / "b.db") as b,
+        ):
+            await b.send(b.events.home_opened(channel="D9", tab="home"))
+            assert slack.prompts == {}
+            await b.send(b.events.home_opened(channel="D9"))
+            await b.send(b.events.home_opened(channel="D9"))
+            assert [p["message"] for p in slack.prompts[("D9", "")]["prompts"]] == ["Prices?"]
+            assert len(slack.calls_to("assistant.threads.setSuggestedPrompts")) == 1
+            assert slack.thread("D9") == []  # no opening statement posted into the tab
+    finally:
+        await slack.close()

@@ -164,6 +164,12 @@ class Events:
             "event_ts": self.ts(),
         }
 
+    def home_opened(
+        self, *, channel: str = "D1", user: str = "U1", tab: str = "messages"
+    ) -> dict[str, Any]:
+        """The user opens one of the app's tabs (the Messages tab in Slack's agent view)."""
+        return {"type": "app_home_opened", "user": user, "channel": channel, "tab": tab}
+
     def button_click(
         self,
         action_id: str,
