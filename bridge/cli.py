@@ -88,7 +88,12 @@ def _main(args: argparse.Namespace) -> int:
             return 1
         print(f"clickai-bridge: config error: {exc}", file=sys.stderr)
         return 2
-    setup_logging(_level(args.command, settings), settings.log.format, secrets_of(settings))
+    setup_logging(
+        _level(args.command, settings),
+        settings.log.format,
+        secrets_of(settings),
+        library_level=settings.log.library_level,
+    )
     try:
         if args.command == "run":
             return asyncio.run(_run(settings))

@@ -112,9 +112,13 @@ class BridgeConfig(Section):
     event_retention_hours: float = Field(default=72.0, ge=25.0)
 
 
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
 class LogConfig(Section):
-    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    level: LogLevel = "INFO"
     format: Literal["text", "json"] = "text"
+    library_level: LogLevel = "INFO"
 
 
 class TelegramConfig(Section):

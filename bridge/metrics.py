@@ -1,8 +1,32 @@
-"""Prometheus metrics of one bridge instance (its own registry; nothing global)."""
+"""Prometheus metrics of one bridge instance (its own registry; nothing global).
+
+docs/metrics.md lists every metric with its labels and meaning; keep the two in step.
+"""
 
 from __future__ import annotations
 
+import math
+import platform
+from collections.abc import Mapping
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from bridge.version import bridge_version
+
+OUTCOMES = (
+    "answered",
+    "stopped",
+    "command",
+    "failed",
+    "restarting",
+    "duplicate",
+    "refused_empty",
+    "refused_too_long",
+    "refused_rate_limited",
+    "refused_file",
+    "refused_access",
+)
+"""Every ``outcome`` label of ``bridge_messages_total``."""
 
 
 class Metrics:
@@ -10,6 +34,13 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry(auto_describe=True)
+        self.build_info = Gauge(
+            "bridge_build_info",
+            "Always 1; the labels say which build runs",
+            ["version", "python"],
+            registry=self.registry,
+        )
+        self.build_info.labels(bridge_version(), platform.python_version()).set(1)
         self.messages = Counter(
             "bridge_messages_total",
             "Inbound messages by outcome",
@@ -19,10 +50,27 @@ class Metrics:
         self.inflight = Gauge(
             "bridge_turns_inflight", "Turns being answered now", registry=self.registry
         )
+        self.queued = Gauge(
+            "bridge_turns_queued",
+            "Messages waiting for an earlier turn of their conversation to finish",
+            registry=self.registry,
+        )
         self.clickai_errors = Counter(
             "bridge_clickai_errors_total",
             "ClickAI failures by kind",
             ["kind"],
+            registry=self.registry,
+        )
+        self.tokens = Counter(
+            "bridge_clickai_tokens_total",
+            "Tokens ClickAI reported in message_end, by app and kind (prompt, completion)",
+            ["app", "kind"],
+            registry=self.registry,
+        )
+        self.cost = Counter(
+            "bridge_clickai_cost_total",
+            "Price ClickAI reported in message_end (total_price), by app and currency",
+            ["app", "currency"],
             registry=self.registry,
         )
         self.rate_limited = Counter(
@@ -51,3 +99,24 @@ class Metrics:
             registry=self.registry,
             buckets=(0.1, 0.25, 0.5, 1, 2, 5, 10, 30),
         )
+
+    def observe_usage(self, app: str, usage: Mapping[str, object]) -> None:
+        """Add one turn's ``message_end`` usage (tokens, price) to the per-app counters."""
+        for kind in ("prompt", "completion"):
+            tokens = _number(usage.get(f"{kind}_tokens"))
+            if tokens > 0:
+                self.tokens.labels(app, kind).inc(tokens)
+        price = _number(usage.get("total_price"))
+        if price > 0:
+            self.cost.labels(app, str(usage.get("currency") or "USD")).inc(price)
+
+
+def _number(value: object) -> float:
+    """Dify sends token counts as ints and prices as decimal strings; junk counts as 0."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return 0.0
+    try:
+        number = float(value)
+    except ValueError:
+        return 0.0
+    return number if math.isfinite(number) else 0.0

@@ -228,6 +228,10 @@ class Intake(Protocol):
         """
         ...
 
+    def refused(self, channel: str, reason: str) -> None:
+        """The channel refused a message itself (``reason`` "access": not in the allow-lists);
+        only counted (``bridge_messages_total{outcome="refused_access"}``)."""
+
 
 class Channel(Protocol):
     """A chat platform adapter."""

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from bridge.clickai import ClickAIClient
 from bridge.errors import AttachmentError, ChannelError, ClickAIError, ReplyGone
 from bridge.i18n import t
+from bridge.logs import fields_extra, key_values
 from bridge.metrics import Metrics
 from bridge.model import (
     Channel,
@@ -60,6 +61,7 @@ class Relay:
         limits: RelayLimits | None = None,
         clock: Callable[[], float] = time.monotonic,
         namespaces: Mapping[str, Namespace] | None = None,
+        app: str = "clickai",
     ) -> None:
         self._store = store
         self._clickai = clickai
@@ -77,6 +79,8 @@ class Relay:
         self._metrics = metrics
         self._limits = limits or RelayLimits()
         self._clock = clock
+        self._app = app
+        self._backends = {name: ns.backend for name, ns in (namespaces or {}).items()}
         self._locks = KeyedLocks()
         self._running: dict[str, TurnState] = {}
         self._tasks = TaskSet("relay")
@@ -150,6 +154,9 @@ class Relay:
             log.warning("stop of task %s failed: %s", state.task_id, exc)
         return True
 
+    def refused(self, channel: str, reason: str) -> None:
+        self._metrics.messages.labels(channel, f"refused_{reason}").inc()
+
     # --- lifecycle ---------------------------------------------------------------------------
     async def pending(self) -> list[EventRow]:
         """Messages a previous run accepted but never answered (read before intake starts)."""
@@ -215,19 +222,23 @@ class Relay:
         queued = False
         try:
             if msg.command == "stop":
+                self._done(msg, "command")
                 await self._stop(msg)
-            elif (notice := self._refusal(msg)) is not None:
-                self._metrics.messages.labels(channel_name, "refused").inc()
+            elif (refusal := self._refusal(msg)) is not None:
+                outcome, notice = refusal
+                self._done(msg, outcome)
                 if notice:
                     await self._notify(msg, notice)
             else:
                 queued = True
+                self._metrics.queued.inc()
                 async with self._locks.hold(msg.key.scope):
                     queued = False
+                    self._metrics.queued.dec()
                     if msg.command == "new":
                         await self._store_of(channel_name).drop_conversation(msg.key.scope)
                         await self._notify(msg, t(msg.language, "new_conversation"))
-                        self._metrics.messages.labels(channel_name, "command").inc()
+                        self._done(msg, "command")
                     else:
                         await self._answer(msg)
         except asyncio.CancelledError:
@@ -243,6 +254,8 @@ class Relay:
         except Exception:
             log.exception("%s: unexpected failure handling %s", channel_name, msg.event_id)
         finally:
+            if queued:
+                self._metrics.queued.dec()
             await self._store_of(channel_name).finish_event(msg.event_id)
 
     async def _bounded(self, delivery: Awaitable[object], msg: InboundMessage) -> None:
@@ -257,16 +270,16 @@ class Relay:
                 type(exc).__name__,
             )
 
-    def _refusal(self, msg: InboundMessage) -> str | None:
-        """None to proceed; a notice ("" = stay silent) when the message is refused."""
+    def _refusal(self, msg: InboundMessage) -> tuple[str, str] | None:
+        """None to proceed; else the outcome and a notice ("" = stay silent)."""
         if msg.command is not None:
             return None
         if not msg.text.strip() and not msg.attachments:
-            return t(msg.language, "empty_message")
+            return "refused_empty", t(msg.language, "empty_message")
         if len(msg.text) > self._limits.max_query_chars:
-            return t(
-                msg.language, "too_long", chars=len(msg.text), limit=self._limits.max_query_chars
-            )
+            limit = self._limits.max_query_chars
+            notice = t(msg.language, "too_long", chars=len(msg.text), limit=limit)
+            return "refused_too_long", notice
         for key, per_minute, notice in (
             (
                 f"u:{msg.key.channel}:{msg.sender.id}",
@@ -282,7 +295,7 @@ class Relay:
             verdict = self._over_limit(key, per_minute)
             if verdict is not None:
                 # Tell once per window; later messages in the same minute stay silent.
-                return t(msg.language, notice) if verdict else ""
+                return "refused_rate_limited", t(msg.language, notice) if verdict else ""
         return None
 
     def _over_limit(self, key: str, per_minute: int) -> bool | None:
@@ -347,7 +360,8 @@ class Relay:
             log.log(level, "%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
             await paced.finish(state.text, notice=clickai_notice(msg.language, exc))
         except AttachmentError as exc:
-            outcome = "failed"
+            refused = exc.reason in ("too_large", "unsupported")
+            outcome = "refused_file" if refused else "failed"
             log.info("%s: attachment refused for %s: %s", msg.key.channel, scope, exc.reason)
             await paced.finish("", notice=self._attachment_notice(msg, exc))
         except asyncio.CancelledError:
@@ -377,10 +391,11 @@ class Relay:
             await paced.finish(state.text, notice=t(msg.language, "err_internal"))
         else:
             self._gone.pop(f"{msg.key.channel}:{msg.key.chat_id}", None)
+            outcome = "stopped" if state.stop_requested else outcome
         finally:
             self._running.pop(scope, None)
             self._metrics.inflight.dec()
-            self._metrics.messages.labels(msg.key.channel, outcome).inc()
+            self._done(msg, outcome, state)
             self._metrics.turn_seconds.labels(msg.key.channel).observe(
                 time.monotonic() - state.started_at
             )
@@ -388,6 +403,26 @@ class Relay:
                 self._metrics.first_text_seconds.labels(msg.key.channel).observe(
                     state.first_text_at - state.started_at
                 )
+
+    def _done(self, msg: InboundMessage, outcome: str, state: TurnState | None = None) -> None:
+        """Count the message's outcome and log one INFO line about it (ids and times only)."""
+        self._metrics.messages.labels(msg.key.channel, outcome).inc()
+        fields: dict[str, object] = {"event_id": msg.event_id, "scope": msg.key.scope}
+        if state is not None:
+            now, first = time.monotonic(), state.first_text_at
+            fields |= {
+                "task_id": state.task_id,
+                "message_id": state.message_id,
+                "conversation_id": state.conversation_id,
+                "ttft_s": None if first is None else first - state.started_at,
+                "final_s": now - state.started_at,
+                "chars": len(state.text),
+                "tokens": state.usage.get("total_tokens"),
+            }
+            app = self._backends.get(msg.key.channel) or self._app
+            self._metrics.observe_usage(app, state.usage)
+        fields["outcome"] = outcome
+        log.info("%s: turn %s", msg.key.channel, key_values(fields), extra=fields_extra(fields))
 
     def _attachment_notice(self, msg: InboundMessage, exc: AttachmentError) -> str:
         name = str(exc)

@@ -64,6 +64,10 @@ class TurnState:
     stop_sent: bool = False
     started_at: float = field(default_factory=time.monotonic)
     first_text_at: float | None = None
+    message_id: str = ""
+    conversation_id: str = ""
+    usage: Mapping[str, object] = field(default_factory=dict)
+    """``message_end``'s token usage and price (empty when the app sent none)."""
 
 
 @dataclass(slots=True)
@@ -193,6 +197,7 @@ class TurnRunner:
                 answer.files.append(event)
             elif isinstance(event, Finished):
                 answer.message_id = event.message_id or answer.message_id
+                state.message_id, state.usage = answer.message_id, event.usage
                 if event.answer and not state.text:
                     self._show(paced, state, event.answer)
                 known = {f.id for f in answer.files}
@@ -208,8 +213,9 @@ class TurnRunner:
     async def _started(
         self, msg: InboundMessage, event: Started, answer: Answer, state: TurnState
     ) -> None:
-        answer.message_id = event.message_id
+        answer.message_id = state.message_id = event.message_id
         state.task_id = event.task_id
+        state.conversation_id = event.conversation_id or answer.conversation_id
         if event.conversation_id and event.conversation_id != answer.conversation_id:
             if answer.conversation_id:
                 # A chatflow given an unknown, deleted or foreign id answers 200 in a new

@@ -45,6 +45,7 @@ async def make_rig(
     options: TurnOptions | None = None,
     base_url: str | None = None,
     file_hosts: tuple[str, ...] = (),
+    metrics: Metrics | None = None,
 ) -> Rig:
     store = SqliteStore(db)
     await store.open()
@@ -64,7 +65,7 @@ async def make_rig(
         runner=runner,
         channels={"fake": channel},
         pacers={"fake": pacer},
-        metrics=Metrics(),
+        metrics=metrics or Metrics(),
         limits=limits,
     )
     await channel.start(relay)

@@ -185,6 +185,7 @@ class Handlers(AgentSurfaces):
             return
         language, name = await self._user(found.user_id)
         if not self._allowed(found.team_id, found.channel_id, found.user_id):
+            intake.refused(CHANNEL, "access")
             await self._refuse(found, language)
             return
         files = await self._attachments(event)

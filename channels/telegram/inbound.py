@@ -118,6 +118,7 @@ class Inbound:
             return
         user_id = user.id if user is not None and not user.is_bot else None
         if not self.allowed(user_id, message.chat.id):
+            self._intake.refused(CHANNEL, "access")
             self._refuse(message, language)
             return
         name = command.name if command is not None else None

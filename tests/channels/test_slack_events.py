@@ -184,6 +184,7 @@ async def test_access_lists_refuse_politely_once_and_submit_nothing() -> None:
         await h.send(h.events.dm("dm too", user="U_BAD"))
         await h.send(h.events.mention("hi", user="U_OK"))
         assert [m.sender.id for m in h.intake.messages] == ["U_OK"]
+        assert h.intake.refusals == [("slack", "access")] * 3
         refusals = h.fake.ephemerals
         assert [(e["channel"], e["user"]) for e in refusals] == [("C1", "U_BAD"), ("D1", "U_BAD")]
         assert "private" in refusals[0]["text"]

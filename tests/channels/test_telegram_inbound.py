@@ -286,6 +286,7 @@ async def test_strangers_get_one_refusal_and_nothing_reaches_the_core(
     await feed(channel, tg, tg.text(ANN.id, ANN, "I am allowed"))
     assert tg.chat(BINH.id).texts() == [t("vi", "access_denied")]
     assert [m.text for m in intake.messages] == ["I am allowed"]
+    assert intake.refusals == [("telegram", "access")] * 3  # counted, one notice
 
 
 async def test_allowed_chat_lets_everyone_in_that_group(

@@ -36,6 +36,7 @@ class RecordingIntake:
         self.stops: list[ThreadKey] = []
         self.running: set[str] = set()
         """Scopes whose turn counts as running for ``stop_turn``."""
+        self.refusals: list[tuple[str, str]] = []
 
     async def submit(self, msg: InboundMessage) -> bool:
         self.messages.append(msg)
@@ -61,6 +62,9 @@ class RecordingIntake:
     async def stop_turn(self, key: ThreadKey) -> bool:
         self.stops.append(key)
         return key.scope in self.running
+
+    def refused(self, channel: str, reason: str) -> None:
+        self.refusals.append((channel, reason))
 
 
 def slack_config(fake: FakeSlack, **overrides: Any) -> SlackConfig:

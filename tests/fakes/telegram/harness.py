@@ -25,6 +25,7 @@ class RecordingIntake:
         self.stops: list[Any] = []
         self.running: set[str] = set()
         """Scopes whose turn counts as running for ``stop_turn``."""
+        self.refusals: list[tuple[str, str]] = []
         self.known: set[tuple[str, str]] = set()
         self.ratings: dict[tuple[str, str], Any] = {}
         self.feedback_ok = True
@@ -69,6 +70,9 @@ class RecordingIntake:
         self.stops.append(key)
         self._changed.set()
         return key.scope in self.running
+
+    def refused(self, channel: str, reason: str) -> None:
+        self.refusals.append((channel, reason))
 
     async def wait_for(self, check: Any, within_s: float = 5.0) -> None:
         """Wait until ``check()`` is true (re-checked whenever something is recorded)."""
