@@ -11,7 +11,7 @@ import sys
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from bridge import check, commands
+from bridge import check, commands, terminal
 from bridge.app import BridgeApp
 from bridge.config import Settings, default_config_path, load_settings
 from bridge.errors import BridgeError, ConfigError
@@ -103,7 +103,7 @@ def _main(args: argparse.Namespace) -> int:
             return 0 if asyncio.run(check.check(settings, say, source=where)) else 1
         if args.command == "apps":
             return 0 if asyncio.run(commands.apps(settings, args.mode, say)) else 1
-        asyncio.run(commands.chat(settings, sys.stdin, sys.stdout))
+        asyncio.run(terminal.chat(settings, sys.stdin, sys.stdout))
         return 0
     except BridgeError as exc:
         print(f"clickai-bridge: {_redact(str(exc), settings)}", file=sys.stderr)

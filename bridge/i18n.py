@@ -27,6 +27,7 @@ _EN: dict[str, str] = {
     "partial_note": "(the answer above is incomplete)",
     "conversation_reset": "ℹ️ The previous conversation had expired, so a new one was started.",
     "new_conversation": "🆕 Started a new conversation.",
+    "new_single_turn": "ℹ️ This assistant answers each message on its own: nothing to reset.",
     "stopped": "⏹ Stopped.",
     "nothing_to_stop": "Nothing is running right now.",
     "empty_answer": "(the assistant returned no text)",
@@ -55,6 +56,11 @@ _EN: dict[str, str] = {
         "Send me a message and I will answer.\n"
         "/new: start a new conversation\n/stop: stop the current answer\n/help: this help"
     ),
+    "tg_help_group": (
+        "In this group I answer when you mention me (@{bot} your question), reply to one of my "
+        "messages, or write /ask followed by your question.\n"
+        "/new: start a new conversation\n/stop: stop the current answer\n/help: this help"
+    ),
     "tg_start": "👋 Hello! How can I help you?",
     "cmd_new": "Start a new conversation",
     "cmd_stop": "Stop the current answer",
@@ -62,6 +68,19 @@ _EN: dict[str, str] = {
     "cmd_start": "Start",
     "cmd_ask": "Ask the assistant (in groups)",
     "tg_ask_empty": "Write your question after /ask, for example: /ask What can you do?",
+    # --- terminal chat ---
+    "console_banner": (
+        "Talking to “{app}” ({mode} app). Type a message and press Enter.\n"
+        "/new starts a new conversation, /stop or Ctrl-C stops an answer, /like and /dislike "
+        "rate the last answer, /help shows this, /quit or Ctrl-D exits."
+    ),
+    "console_help": (
+        "/new: start a new conversation\n/stop (or Ctrl-C): stop the answer being written\n"
+        "/like, /dislike: rate the last answer (again to undo)\n/help: this help\n"
+        "/quit (or Ctrl-D, or Ctrl-C when nothing is being written): exit"
+    ),
+    "console_unknown": "Unknown command {command}; /help lists the commands.",
+    "console_stopping": "⏹ Stopping… (Ctrl-C again to quit)",
     # --- slack ---
     "slack_help": "Mention me or send me a direct message. Say `new` to start over.",
     "slack_status": "is thinking…",
@@ -94,6 +113,7 @@ _VI: dict[str, str] = {
         "ℹ️ Cuộc trò chuyện trước đã hết hạn nên một cuộc trò chuyện mới đã được bắt đầu."
     ),
     "new_conversation": "🆕 Đã bắt đầu cuộc trò chuyện mới.",
+    "new_single_turn": "ℹ️ Trợ lý này trả lời từng tin nhắn riêng lẻ; không có gì để đặt lại.",
     "stopped": "⏹ Đã dừng.",
     "nothing_to_stop": "Hiện không có câu trả lời nào đang chạy.",
     "empty_answer": "(trợ lý không trả về nội dung)",
@@ -122,6 +142,11 @@ _VI: dict[str, str] = {
         "Hãy gửi tin nhắn và tôi sẽ trả lời.\n"
         "/new: bắt đầu cuộc trò chuyện mới\n/stop: dừng câu trả lời hiện tại\n/help: trợ giúp"
     ),
+    "tg_help_group": (
+        "Trong nhóm này, tôi trả lời khi bạn nhắc đến tôi (@{bot} câu hỏi), trả lời một tin "
+        "nhắn của tôi, hoặc viết /ask kèm câu hỏi.\n"
+        "/new: bắt đầu cuộc trò chuyện mới\n/stop: dừng câu trả lời hiện tại\n/help: trợ giúp"
+    ),
     "tg_start": "👋 Xin chào! Tôi có thể giúp gì cho bạn?",
     "cmd_new": "Bắt đầu cuộc trò chuyện mới",
     "cmd_stop": "Dừng câu trả lời hiện tại",
@@ -129,6 +154,19 @@ _VI: dict[str, str] = {
     "cmd_start": "Bắt đầu",
     "cmd_ask": "Hỏi trợ lý (trong nhóm)",
     "tg_ask_empty": "Hãy viết câu hỏi sau /ask, ví dụ: /ask Bạn làm được gì?",
+    # --- terminal chat ---
+    "console_banner": (
+        "Đang trò chuyện với “{app}” (ứng dụng {mode}). Hãy nhập tin nhắn rồi nhấn Enter.\n"
+        "/new bắt đầu cuộc trò chuyện mới, /stop hoặc Ctrl-C dừng câu trả lời, /like và "
+        "/dislike đánh giá câu trả lời cuối, /help xem hướng dẫn, /quit hoặc Ctrl-D để thoát."
+    ),
+    "console_help": (
+        "/new: bắt đầu cuộc trò chuyện mới\n/stop (hoặc Ctrl-C): dừng câu trả lời đang viết\n"
+        "/like, /dislike: đánh giá câu trả lời cuối (gõ lại để bỏ)\n/help: trợ giúp\n"
+        "/quit (hoặc Ctrl-D, hoặc Ctrl-C khi không có câu trả lời nào đang viết): thoát"
+    ),
+    "console_unknown": "Không có lệnh {command}; /help liệt kê các lệnh.",
+    "console_stopping": "⏹ Đang dừng… (nhấn Ctrl-C lần nữa để thoát)",
     # --- slack ---
     "slack_help": "Hãy nhắc đến tôi hoặc nhắn tin riêng cho tôi. Gõ `new` để bắt đầu lại.",
     "slack_status": "đang suy nghĩ…",

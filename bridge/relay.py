@@ -237,7 +237,8 @@ class Relay:
                     self._metrics.queued.dec()
                     if msg.command == "new":
                         await self._store_of(channel_name).drop_conversation(msg.key.scope)
-                        await self._notify(msg, t(msg.language, "new_conversation"))
+                        new = "new_single_turn" if self._runner.single_turn else "new_conversation"
+                        await self._notify(msg, t(msg.language, new))
                         self._done(msg, "command")
                     else:
                         await self._answer(msg)

@@ -105,6 +105,11 @@ class TurnRunner:
         clone._store = store
         return clone
 
+    @property
+    def single_turn(self) -> bool:
+        """Completion and workflow apps keep no conversation: each message stands alone."""
+        return self._opts.mode != "chat"
+
     async def run(
         self, msg: InboundMessage, channel: Channel, paced: PacedReply, state: TurnState
     ) -> None:

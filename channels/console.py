@@ -20,6 +20,10 @@ from bridge.model import (
     ThreadKey,
 )
 
+LAST_REPLY = "last"
+"""Every answer is stored under this reply id (the store upserts it), so ``/like`` rates the
+newest answer, also the last one of an earlier session."""
+
 
 class ConsoleReply:
     """Prints the growing answer; a rewrite (moderation) is shown as a fresh block."""
@@ -71,7 +75,7 @@ class ConsoleReply:
         for question in suggestions:
             out.write(f"  ? {question}\n")
         out.flush()
-        reply_id = uuid.uuid4().hex if text else ""
+        reply_id = LAST_REPLY if text else ""
         self._channel.finished(self._message_id, reply_id)
         return [reply_id] if reply_id else []
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PLATFORM = ("telegram", "slack_bolt", "slack_sdk")
-COMPOSITION_ROOT = {"app.py", "cli.py", "commands.py"}
+COMPOSITION_ROOT = {"app.py", "cli.py", "commands.py", "terminal.py"}
 
 
 def imported_modules(path: Path) -> set[str]:

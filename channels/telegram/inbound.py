@@ -126,7 +126,8 @@ class Inbound:
             self._answer(message, language, opening=True)
             return
         if name == "help":
-            self._answer(message, language, text=t(language, "tg_help"))
+            help_key = "tg_help" if private else "tg_help_group"
+            self._answer(message, language, text=t(language, help_key, bot=self._me.username))
             return
         text = norm.clean_text(message, self._me)
         if command is not None:
