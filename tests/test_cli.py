@@ -38,10 +38,9 @@ def env_for(fake: FakeClickAI, tmp_path: Path, **extra: str) -> dict[str, str]:
     return env
 
 
-async def cli(
-    *args: str, env: dict[str, str], cwd: Path, stdin: str = "", limit_s: float = 60
-) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
+async def spawn(*args: str, env: dict[str, str], cwd: Path) -> asyncio.subprocess.Process:
+    """``python -m bridge ARGS`` with piped stdin, stdout and stderr."""
+    return await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
         "bridge",
@@ -52,6 +51,12 @@ async def cli(
         env=env,
         cwd=cwd,
     )
+
+
+async def cli(
+    *args: str, env: dict[str, str], cwd: Path, stdin: str = "", limit_s: float = 60
+) -> tuple[int, str, str]:
+    proc = await spawn(*args, env=env, cwd=cwd)
     out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), limit_s)
     assert proc.returncode is not None
     return proc.returncode, out.decode(), err.decode()
@@ -196,16 +201,7 @@ async def test_run_serves_health_and_metrics_and_stops_on_sigterm(
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = env_for(fake, tmp_path, BRIDGE_SERVER__LISTEN=f"127.0.0.1:{port}")
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bridge",
-        "run",
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=tmp_path,
-    )
+    proc = await spawn("run", env=env, cwd=tmp_path)
     try:
         health = None
         async with httpx.AsyncClient() as http:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -12,7 +11,7 @@ import pytest
 
 from bridge.i18n import t
 from tests.fakes.clickai import FakeClickAI, Reply
-from tests.test_cli import cli, env_for
+from tests.test_cli import cli, env_for, spawn
 
 
 async def until(check: Callable[[], bool], within_s: float = 30) -> None:
@@ -72,17 +71,7 @@ async def test_ctrl_c_stops_the_answer_and_a_second_one_exits(
     fake: FakeClickAI, tmp_path: Path
 ) -> None:
     fake.script(Reply(answer="word " * 400, deltas=400, delta_delay=0.05))
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bridge",
-        "chat",
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env=env_for(fake, tmp_path),
-        cwd=tmp_path,
-    )
+    proc = await spawn("chat", env=env_for(fake, tmp_path), cwd=tmp_path)
     try:
         assert proc.stdin is not None
         proc.stdin.write(b"tell me a long story\n")
