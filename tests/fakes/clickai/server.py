@@ -82,6 +82,11 @@ async def _serve(args: argparse.Namespace) -> None:
     )
     async with fake:
         print(fake.base_url, flush=True)
+        print(
+            f"bridge settings: BRIDGE_CLICKAI__BASE_URL={fake.base_url} "
+            f"BRIDGE_CLICKAI__API_KEY={fake.key}",
+            flush=True,
+        )
         await asyncio.Event().wait()
 
 

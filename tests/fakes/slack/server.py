@@ -12,7 +12,7 @@ class FakeSlack(_Agents, _Methods):
     """Start with ``await fake.start()``; point AsyncWebClient at ``fake.api_url``."""
 
     # --- lifecycle ---------------------------------------------------------------------------
-    async def start(self) -> None:
+    async def start(self, port: int = 0) -> None:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_get("/files/{id}/{name}", self._file)
@@ -23,13 +23,13 @@ class FakeSlack(_Agents, _Methods):
         app.router.add_get("/socket", self._socket)
         cdn = web.Application()
         cdn.router.add_get("/cdn/{id}/{name}", self._cdn)
-        self.url = await self._serve(app, "127.0.0.1")
+        self.url = await self._serve(app, "127.0.0.1", port)
         self.cdn_url = (await self._serve(cdn, "127.0.0.1")).replace("127.0.0.1", "localhost")
 
-    async def _serve(self, app: web.Application, host: str) -> str:
+    async def _serve(self, app: web.Application, host: str, port: int = 0) -> str:
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
-        site = web.TCPSite(runner, host, 0)
+        site = web.TCPSite(runner, host, port)
         await site.start()
         self._runners.append(runner)
         port = runner.addresses[0][1]

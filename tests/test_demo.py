@@ -1,0 +1,129 @@
+"""The runnable demo and the standalone fake Telegram with its control API."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from aiohttp import ClientSession
+
+from tests.fakes.demo import CHAT_ID, answer_after, running_demo, say
+from tests.fakes.slack import BOT_TOKEN
+from tests.fakes.telegram import TOKEN
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+async def test_the_demo_answers_a_user_and_takes_a_like(tmp_path: Path) -> None:
+    async with running_demo(tmp_path, delta_delay=0.005) as demo, ClientSession() as http:
+        sent = await say(http, demo.control.url, "hello bridge")
+        assert await answer_after(http, demo.control.url, sent["message_id"]) == [
+            "You said: hello bridge"
+        ]
+        async with http.get(f"{demo.control.url}/chats/{CHAT_ID}") as resp:
+            shown = (await resp.json())["messages"]
+        assert [(m["from"], m["text"]) for m in shown] == [
+            ("user", "hello bridge"),
+            ("bot", "You said: hello bridge"),
+        ]
+        assert shown[1]["buttons"] == ["👍", "👎"]
+
+        pressed = await say(http, demo.control.url, "/like")
+        assert pressed["status"] == 200
+        for _ in range(200):
+            if demo.clickai.calls("feedbacks"):
+                break
+            await asyncio.sleep(0.02)
+        assert demo.clickai.calls("feedbacks")[0].json["rating"] == "like"
+
+        async with http.post(
+            f"{demo.control.url}/chats/{CHAT_ID}/press", json={"button": "nope"}
+        ) as resp:
+            assert resp.status == 404
+
+
+async def test_the_demo_answers_in_slack_through_the_slack_control_api(tmp_path: Path) -> None:
+    async with running_demo(tmp_path, delta_delay=0.005) as demo, ClientSession() as http:
+        base = f"{demo.slack_control.url}/channels/C7"
+        async with http.post(f"{base}/messages", json={"text": "hi from slack"}) as resp:
+            assert resp.status == 200
+            asked = (await resp.json())["ts"]
+        shown: list[dict[str, Any]] = []
+        for _ in range(500):
+            async with http.get(base) as resp:
+                shown = (await resp.json())["messages"]
+            if shown and shown[-1]["feedback_buttons"]:
+                break
+            await asyncio.sleep(0.02)
+        assert [(m["thread_ts"], m["text"]) for m in shown] == [(asked, "You said: hi from slack")]
+        async with http.post(f"{base}/press", json={"button": "dislike"}) as resp:
+            assert resp.status == 200
+        for _ in range(250):
+            if demo.clickai.calls("feedbacks"):
+                break
+            await asyncio.sleep(0.02)
+        assert demo.clickai.calls("feedbacks")[0].json["rating"] == "dislike"
+
+
+async def standalone(module: str) -> tuple[asyncio.subprocess.Process, str]:
+    """Start ``python -m MODULE --port 0 --control-port 0``; returns it and its banner."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        module,
+        "--port",
+        "0",
+        "--control-port",
+        "0",
+        stdout=asyncio.subprocess.PIPE,
+        cwd=ROOT,
+    )
+    assert proc.stdout is not None
+    banner = ""
+    while "bridge settings:" not in banner:
+        banner += (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+    return proc, banner
+
+
+def url_after(label: str, banner: str) -> str:
+    found = re.search(re.escape(label) + r" (\S+)", banner)
+    assert found is not None, banner
+    return found.group(1)
+
+
+async def test_the_fake_telegram_runs_standalone_with_its_control_api() -> None:
+    proc, banner = await standalone("tests.fakes.telegram")
+    try:
+        api, control = url_after("Bot API:", banner), url_after("control API:", banner)
+        async with ClientSession() as http:
+            async with http.get(control + "/") as resp:
+                assert "POST /chats/{chat_id}/messages" in await resp.text()
+            async with http.post(f"{control}/chats/77/messages", json={"text": "hi bot"}) as resp:
+                assert resp.status == 200
+            async with http.get(f"{api}/bot{TOKEN}/getUpdates?timeout=0") as resp:
+                updates = (await resp.json())["result"]
+        assert [u["message"]["text"] for u in updates] == ["hi bot"]
+        assert updates[0]["message"]["chat"]["id"] == 77
+    finally:
+        proc.terminate()
+        await proc.wait()
+
+
+async def test_the_fake_slack_runs_standalone_with_its_control_api() -> None:
+    proc, banner = await standalone("tests.fakes.slack")
+    try:
+        api, control = url_after("Web API:", banner), url_after("control API:", banner)
+        async with ClientSession() as http:
+            async with http.get(control + "/") as resp:
+                assert "POST /channels/{channel}/messages" in await resp.text()
+            async with http.post(f"{control}/channels/C1/messages", json={"text": "hi"}) as resp:
+                assert resp.status == 409  # no bridge connected over Socket Mode yet
+            headers = {"Authorization": f"Bearer {BOT_TOKEN}"}
+            async with http.post(api + "auth.test", headers=headers) as resp:
+                assert (await resp.json())["ok"] is True
+    finally:
+        proc.terminate()
+        await proc.wait()
