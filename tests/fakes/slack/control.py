@@ -7,11 +7,11 @@ then delivers a user's message as Slack would (``app_mention`` in a channel, a `
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.control import ControlServer, json_body, json_response
 from tests.fakes.slack.events import Events
 from tests.fakes.slack.model import BOT_USER, Message
 from tests.fakes.slack.server import FakeSlack
@@ -24,43 +24,32 @@ GET  /channels/{channel}           the bot's messages there, in every thread
 """
 
 
-class SlackControl:
+class SlackControl(ControlServer):
     """Serves the control API for ``fake`` on its own port."""
 
+    usage = USAGE
+
     def __init__(self, fake: FakeSlack) -> None:
+        super().__init__()
         self.fake = fake
         self.events = Events()
-        self.url = ""
-        self._runner: web.AppRunner | None = None
 
-    async def start(self, port: int = 0) -> str:
-        app = web.Application()
-        app.router.add_get("/", self._usage)
-        app.router.add_get("/channels/{channel}", self._show)
-        app.router.add_post("/channels/{channel}/messages", self._message)
-        app.router.add_post("/channels/{channel}/press", self._press)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", port)
-        await site.start()
-        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
-        return self.url
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def _usage(self, request: web.Request) -> web.Response:
-        return web.Response(text=USAGE)
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            web.get("/channels/{channel}", self._show),
+            web.post("/channels/{channel}/messages", self._message),
+            web.post("/channels/{channel}/press", self._press),
+        ]
 
     async def _show(self, request: web.Request) -> web.Response:
         channel = request.match_info["channel"]
-        shown = [shown_message(m) for m in self.fake.messages if m.channel == channel]
-        return _json({"channel": channel, "messages": [m for m in shown if not m["deleted"]]})
+        shown = [
+            shown_message(m) for m in self.fake.messages if m.channel == channel and not m.deleted
+        ]
+        return json_response({"channel": channel, "messages": shown})
 
     async def _message(self, request: web.Request) -> web.Response:
-        channel, body = request.match_info["channel"], await _body(request)
+        channel, body = request.match_info["channel"], await json_body(request)
         text = body.get("text")
         if not isinstance(text, str) or not text:
             raise web.HTTPBadRequest(text='give the message as {"text": "…"}')
@@ -71,10 +60,10 @@ class SlackControl:
             mention = text if f"<@{BOT_USER}>" in text else f"<@{BOT_USER}> {text}"
             event = self.events.mention(mention, channel=channel, user=user, thread_ts=thread_ts)
         await self._send(self.events.envelope(event), kind="events_api")
-        return _json({"ts": event["ts"]})
+        return json_response({"ts": event["ts"]})
 
     async def _press(self, request: web.Request) -> web.Response:
-        channel, body = request.match_info["channel"], await _body(request)
+        channel, body = request.match_info["channel"], await json_body(request)
         button = str(body.get("button") or "like")
         rated = [m for m in self.fake.messages if m.channel == channel and m.feedback]
         wanted = body.get("ts")
@@ -89,7 +78,7 @@ class SlackControl:
             thread_ts=target.thread_ts,
         )
         await self._send(click, kind="interactive")
-        return _json({"ts": target.ts})
+        return json_response({"ts": target.ts})
 
     async def _send(self, payload: dict[str, Any], *, kind: str) -> None:
         if not await self.fake.socket_connected(within_s=1.0):
@@ -110,17 +99,3 @@ def shown_message(message: Message) -> dict[str, Any]:
         "files": list(message.files),
         "deleted": message.deleted,
     }
-
-
-async def _body(request: web.Request) -> dict[str, Any]:
-    try:
-        body = await request.json() if request.can_read_body else {}
-    except json.JSONDecodeError as exc:
-        raise web.HTTPBadRequest(text="the body must be JSON") from exc
-    if not isinstance(body, dict):
-        raise web.HTTPBadRequest(text="the body must be a JSON object")
-    return body
-
-
-def _json(payload: dict[str, Any]) -> web.Response:
-    return web.json_response(payload, dumps=lambda v: json.dumps(v, ensure_ascii=False))
