@@ -270,8 +270,8 @@ async def test_help_is_answered_by_the_channel(
     await feed(channel, tg, tg.text(GROUP, ANN, f"/help@{BOT_USERNAME}"))
     assert tg.chat(BINH.id).texts() == [t("vi", "tg_help")]
     [group_help] = tg.chat(GROUP).bot_messages()
-    assert group_help.text == t("en", "tg_help_group", bot=BOT_USERNAME)
-    assert f"@{BOT_USERNAME}" in group_help.text and "/ask" in group_help.text
+    assert group_help.text.startswith("In this group I answer when you mention me (@")
+    assert BOT_USERNAME in group_help.text and "/ask" in group_help.text
     assert group_help.reply_to is not None
     assert intake.messages == []
 
