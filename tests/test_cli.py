@@ -223,3 +223,19 @@ async def test_run_serves_health_and_metrics_and_stops_on_sigterm(
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+async def test_debug_shows_the_bridges_lines_not_the_libraries_unless_asked(
+    fake: FakeClickAI, tmp_path: Path
+) -> None:
+    env = env_for(fake, tmp_path, BRIDGE_LOG__LEVEL="DEBUG")
+    code, _, err = await cli("chat", env=env, cwd=tmp_path, stdin="hello\n")
+    assert code == 0, err
+    assert " DEBUG bridge" in err or " DEBUG channels" in err
+    assert " DEBUG aiosqlite" not in err and " DEBUG markdown_it" not in err
+    assert "turn event_id=console:" in err  # the turn line (INFO)
+
+    env["BRIDGE_LOG__LIBRARY_LEVEL"] = "DEBUG"
+    code, _, err = await cli("chat", env=env, cwd=tmp_path, stdin="hello again\n")
+    assert code == 0, err
+    assert " DEBUG aiosqlite" in err
