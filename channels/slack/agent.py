@@ -7,6 +7,7 @@ ordinary loading status, and the refusal is logged once for the whole app.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 from collections.abc import Mapping, Sequence
@@ -23,6 +24,7 @@ log = logging.getLogger("channels.slack")
 SUGGEST_ACTION = re.compile(r"^clickai_suggest_(\d+)$")
 SUGGEST_BLOCK_ID = "clickai_suggestions"
 BUTTON_TEXT_MAX = 75
+ACTIVE_RETRY_MAX_S = 10.0
 PROMPT_TITLE_MAX = 75
 Block = dict[str, Any]
 
@@ -88,12 +90,21 @@ class AgentThread:
         self.in_session = ok
 
     async def active(self) -> None:
-        """The turn ended (answered, stopped or failed): out of ``processing``."""
-        if self.in_session:
-            await self._set_status("active")
-            self.in_session = False
+        """The turn ended (answered, stopped or failed): out of ``processing``.
 
-    async def _set_status(self, status: str) -> bool:
+        Retried once after a 429 (waiting at most ``ACTIVE_RETRY_MAX_S``): a session left in
+        ``processing`` would keep showing a stop button for an answer that is finished.
+        """
+        if not self.in_session:
+            return
+        self.in_session = False
+        try:
+            await self._set_status("active", raise_limited=True)
+        except RateLimited as exc:
+            await asyncio.sleep(min(exc.retry_after or 1.0, ACTIVE_RETRY_MAX_S))
+            await self._set_status("active")
+
+    async def _set_status(self, status: str, *, raise_limited: bool = False) -> bool:
         try:
             data = await api.call(
                 "agents.sessions.setStatus",
@@ -105,6 +116,8 @@ class AgentThread:
                 ),
             )
         except (RateLimited, api.Transient) as exc:
+            if raise_limited and isinstance(exc, RateLimited):
+                raise
             log.info("slack: session status %s not set: %s", status, exc)
             return False
         except ChannelError as exc:

@@ -180,3 +180,21 @@ async def test_the_messages_tab_offers_the_starter_questions_once(tmp_path: Path
             assert slack.thread("D9") == []  # no opening statement posted into the tab
     finally:
         await slack.close()
+
+
+async def test_a_rate_limited_session_close_is_retried(
+    fakes: tuple[FakeSlack, FakeClickAI], tmp_path: Path
+) -> None:
+    slack, clickai = fakes
+    clickai.script(Reply(answer="slow " * 10, deltas=10, delta_delay=0.05))
+    async with running_bridge(slack, clickai, tmp_path / "b.db") as b:
+        mention = b.events.mention("hi")
+        body = json_body(b.events.envelope(mention))
+        async with b.session.post(b.url, data=body, headers=signed_headers(body)) as resp:
+            assert resp.status == 200
+        where = ("C1", mention["ts"])
+        await eventually(lambda: slack.sessions.get(where) == "processing")
+        slack.fail("agents.sessions.setStatus", retry_after=0.1)  # the "active" call
+        await b.settle()
+        assert slack.sessions[where] == "active"
+        assert len(slack.calls_to("agents.sessions.setStatus")) == 3
