@@ -88,7 +88,9 @@ class BridgeApp:
 
     async def _start(self) -> None:
         s = self.settings
-        self.store = open_store(s.store.url, schema=s.store.schema_)
+        self.store = open_store(
+            s.store.url, schema=s.store.schema_, busy_timeout_s=s.store.busy_timeout_s
+        )
         await self.store.open()
         self.namespaces = namespaces = await self._namespaces(self.store)
         self.clickai = ClickAIClient.from_config(s.clickai)

@@ -78,6 +78,8 @@ class StoreConfig(Section):
         default=None, alias="schema", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
     )
     """PostgreSQL only: keep the tables in this schema (created when missing)."""
+    busy_timeout_s: float = Field(default=5.0, gt=0, le=600)
+    """SQLite: how long a statement waits for another process's lock before it fails."""
 
 
 class ServerConfig(Section):

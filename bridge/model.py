@@ -12,8 +12,9 @@ Flow::
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Literal, NewType, Protocol
 
 ConversationId = NewType("ConversationId", str)
@@ -23,6 +24,31 @@ Rating = Literal["like", "dislike"] | None
 AttachmentKind = Literal["image", "document", "audio", "video"]
 Command = Literal["new", "stop"]
 """Commands the core understands; channels handle their own (/start, /help) themselves."""
+
+
+class IntakeResult(StrEnum):
+    """What ``Intake.submit`` did with a message; decides whether a platform delivery is acked.
+
+    One rule for every transport (Telegram webhook and polling, Slack HTTP and Socket Mode):
+    only a message the store now knows (``CLAIMED``, or ``DUPLICATE`` of one it knew) is
+    acknowledged. ``REFUSED`` (shutting down) and ``FAILED`` (the claim itself failed: store
+    locked, pool timeout, database down) are not, so the platform delivers the message again.
+    """
+
+    CLAIMED = "claimed"
+    DUPLICATE = "duplicate"
+    REFUSED = "refused"
+    FAILED = "failed"
+
+    @property
+    def acknowledged(self) -> bool:
+        return self in (IntakeResult.CLAIMED, IntakeResult.DUPLICATE)
+
+
+def all_acknowledged(results: Iterable[IntakeResult | None]) -> bool:
+    """True when a delivery may be acked: every message it carried was claimed or a duplicate
+    (``None`` stands for work that involved no message, e.g. a button press)."""
+    return all(r is None or r.acknowledged for r in results)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -202,8 +228,12 @@ class ReplyStream(Protocol):
 class Intake(Protocol):
     """What channels call on the core (implemented by ``bridge.relay.Relay``)."""
 
-    async def submit(self, msg: InboundMessage) -> bool:
-        """Accept a message for processing; returns False when it was a duplicate."""
+    async def submit(self, msg: InboundMessage) -> IntakeResult:
+        """Claim a message in the store and start answering it; returns fast.
+
+        Never raises for a store failure: that is ``IntakeResult.FAILED``, and the channel
+        must then leave the delivery unacknowledged (see :class:`IntakeResult`).
+        """
         ...
 
     async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:

@@ -18,6 +18,7 @@ from bridge.model import (
     Channel,
     FeedbackOutcome,
     InboundMessage,
+    IntakeResult,
     Opening,
     Rating,
     ReplyRef,
@@ -90,10 +91,10 @@ class Relay:
         self._aborting = False
 
     # --- Intake ---------------------------------------------------------------------------------
-    async def submit(self, msg: InboundMessage) -> bool:
+    async def submit(self, msg: InboundMessage) -> IntakeResult:
         if self._closing:
             log.info("%s: refusing %s while shutting down", msg.key.channel, msg.event_id)
-            return False
+            return IntakeResult.REFUSED
         row = EventRow(
             event_id=msg.event_id,
             channel=msg.key.channel,
@@ -104,12 +105,25 @@ class Relay:
             status="accepted",
             created_at=time.time(),
         )
-        if not await self._store_of(msg.key.channel).claim_event(row):
+        try:
+            claimed = await self._store_of(msg.key.channel).claim_event(row)
+        except Exception as exc:
+            # Not acknowledged: the platform delivers it again once the store recovers.
+            self._metrics.messages.labels(msg.key.channel, "claim_failed").inc()
+            log.warning(
+                "%s: could not claim %s (%s: %s); leaving it for redelivery",
+                msg.key.channel,
+                msg.event_id,
+                type(exc).__name__,
+                exc,
+            )
+            return IntakeResult.FAILED
+        if not claimed:
             self._metrics.messages.labels(msg.key.channel, "duplicate").inc()
             log.info("%s: duplicate delivery %s ignored", msg.key.channel, msg.event_id)
-            return False
+            return IntakeResult.DUPLICATE
         self._tasks.spawn(self._handle(msg), name=f"turn {msg.event_id}")
-        return True
+        return IntakeResult.CLAIMED
 
     async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
         store = self._store_of(ref.channel)

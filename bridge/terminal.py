@@ -19,7 +19,7 @@ from bridge.app import BridgeApp
 from bridge.config import Settings
 from bridge.errors import ClickAIError
 from bridge.i18n import pick_language, t
-from bridge.model import InboundMessage, ReplyRef
+from bridge.model import InboundMessage, IntakeResult, ReplyRef
 from bridge.relay import Relay
 from channels.console import LAST_REPLY, ConsoleChannel
 
@@ -67,7 +67,7 @@ class _Session:
         self.quit = asyncio.Event()
         self._answering: InboundMessage | None = None
         self._stop_sent = False
-        self._pending: set[asyncio.Future[bool]] = set()
+        self._pending: set[asyncio.Future[IntakeResult]] = set()
 
     def say(self, text: str) -> None:
         self.out.write(text + "\n")

@@ -12,7 +12,7 @@ import pytest
 from bridge.clickai import ClickAIClient
 from bridge.i18n import t
 from bridge.metrics import Metrics
-from bridge.model import Attachment, ReplyRef
+from bridge.model import Attachment, IntakeResult, ReplyRef
 from bridge.pacing import Pacer
 from bridge.relay import Relay, RelayLimits
 from bridge.store import SqliteStore
@@ -90,7 +90,7 @@ async def rig(fake: FakeClickAI, tmp_path: Path) -> AsyncIterator[Rig]:
 
 async def test_streams_answer_into_one_reply_and_persists_ids(rig: Rig) -> None:
     rig.fake.script(Reply(answer="Hello there, how can I help you today?", deltas=8))
-    assert await rig.relay.submit(rig.channel.message("hi"))
+    assert await rig.relay.submit(rig.channel.message("hi")) is IntakeResult.CLAIMED
     await rig.settle()
     shown = rig.channel.chat("42")
     assert len(shown) == 1
@@ -120,7 +120,7 @@ async def test_second_message_continues_the_conversation(rig: Rig) -> None:
 async def test_concurrent_messages_in_one_scope_share_one_conversation(rig: Rig) -> None:
     msgs = [rig.channel.message(f"question {i}") for i in range(5)]
     results = await asyncio.gather(*(rig.relay.submit(m) for m in msgs))
-    assert all(results)
+    assert set(results) == {IntakeResult.CLAIMED}
     await rig.settle()
     requests = [c.json for c in rig.fake.calls("chat-messages")]
     assert len(requests) == 5
@@ -143,10 +143,10 @@ async def test_other_scopes_run_in_parallel(rig: Rig) -> None:
 
 async def test_duplicate_delivery_is_answered_once(rig: Rig) -> None:
     msg = rig.channel.message("hello", event_id="fake:upd:9")
-    assert await rig.relay.submit(msg)
-    assert not await rig.relay.submit(msg)
+    assert await rig.relay.submit(msg) is IntakeResult.CLAIMED
+    assert await rig.relay.submit(msg) is IntakeResult.DUPLICATE
     await rig.settle()
-    assert not await rig.relay.submit(msg)
+    assert await rig.relay.submit(msg) is IntakeResult.DUPLICATE
     assert len(rig.fake.calls("chat-messages")) == 1
     assert len(rig.channel.chat("42")) == 1
 
@@ -375,7 +375,7 @@ async def test_shutdown_cuts_long_turns_with_a_resend_notice(rig: Rig) -> None:
     shown = rig.channel.chat("42")[0]
     assert shown.notice == t("vi", "restarting")
     assert await rig.store.pending_events() == []
-    assert not await rig.relay.submit(rig.channel.message("after stop"))
+    assert await rig.relay.submit(rig.channel.message("after stop")) is IntakeResult.REFUSED
 
 
 async def test_platform_rate_limit_still_delivers_the_final_text(rig: Rig) -> None:

@@ -20,6 +20,7 @@ def open_store(
     now: Callable[[], float] = time.time,
     schema: str | None = None,
     namespace: Namespace = LEGACY,
+    busy_timeout_s: float = 5.0,
 ) -> Store:
     """The store for ``url``; call ``await store.open()`` before use.
 
@@ -37,7 +38,12 @@ def open_store(
     if scheme == "sqlite":
         if schema:
             raise ConfigError("store.schema applies to PostgreSQL only; remove it for SQLite")
-        return SqliteStore(_sqlite_path(rest), now=now, namespace=namespace)
+        return SqliteStore(
+            _sqlite_path(rest),
+            now=now,
+            namespace=namespace,
+            busy_timeout_ms=round(busy_timeout_s * 1000),
+        )
     if scheme in ("postgresql", "postgres"):
         if not rest:
             raise ConfigError(f"store.url names no PostgreSQL server; {_HINT}")

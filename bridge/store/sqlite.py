@@ -26,8 +26,9 @@ log = logging.getLogger(__name__)
 MEMORY = ":memory:"
 """Path of a throwaway in-memory database (tests, ``chat`` runs without persistence)."""
 
+BUSY_TIMEOUT_MS = 5000
+"""How long a statement waits for another process's lock before failing ("database is locked")."""
 _PRAGMAS = (
-    "PRAGMA busy_timeout = 5000",
     "PRAGMA foreign_keys = ON",
     "PRAGMA journal_mode = WAL",
     "PRAGMA synchronous = NORMAL",
@@ -73,8 +74,10 @@ class SqliteStore:
         now: Callable[[], float] = time.time,
         migrations: Sequence[Migration] = SQLITE_MIGRATIONS,
         namespace: Namespace = LEGACY,
+        busy_timeout_ms: int = BUSY_TIMEOUT_MS,
     ) -> None:
         self._path = os.fspath(path)
+        self._busy_timeout_ms = int(busy_timeout_ms)
         self._ns = namespace
         self._ns_args = sql.ns_args(namespace)
         self._root = self
@@ -115,6 +118,7 @@ class SqliteStore:
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open SQLite store {self._path}: {exc}") from exc
         try:
+            await conn.execute(f"PRAGMA busy_timeout = {self._busy_timeout_ms}")
             for pragma in _PRAGMAS:
                 await conn.execute(pragma)
             await self._migrate(conn)

@@ -10,7 +10,6 @@ from typing import Any
 
 import httpx
 from pydantic import SecretStr
-from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_bolt.response import BoltResponse
@@ -22,11 +21,12 @@ from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
 from bridge.server import HttpRoute
 from bridge.tasks import TaskSet
 from channels.slack import api
+from channels.slack.ack import ClaimingSocketModeHandler, RequestTasks
 from channels.slack.agent import AgentThread, Sessions
 from channels.slack.events import Identity
 from channels.slack.files import FileDownloader
 from channels.slack.handlers import Handlers
-from channels.slack.http import EVENTS_PATH, EventsEndpoint, RequestTasks
+from channels.slack.http import EVENTS_PATH, EventsEndpoint
 from channels.slack.messages import StreamSupport, Target
 from channels.slack.reply import SlackReply
 from channels.slack.split import LIMIT
@@ -91,7 +91,7 @@ class SlackChannel:
         self._me: Identity | None = None
         self._me_lock = asyncio.Lock()
         self._accepting = False
-        self._socket: AsyncSocketModeHandler | None = None
+        self._socket: ClaimingSocketModeHandler | None = None
         self._http = http
         self._own_http = http is None
         self._downloader: FileDownloader | None = None
@@ -113,9 +113,9 @@ class SlackChannel:
             ),
             authorize=self._authorizer(),
             signing_secret=_secret(config.signing_secret),
-            # HTTP: listeners only spawn work; the endpoint answers once that work handed the
-            # message to the core (see http.RequestTasks). Socket Mode: ack first.
-            process_before_response=config.mode == "http",
+            # Both modes: listeners only spawn work; the delivery is acked once that work handed
+            # the message to the core and the core claimed it (see ack.dispatch).
+            process_before_response=True,
             attaching_conversation_kwargs_enabled=False,  # say_stream etc. are not used
             request_verification_enabled=config.mode == "http",
             logger=logging.getLogger("channels.slack.bolt"),
@@ -169,7 +169,7 @@ class SlackChannel:
             )
         except ChannelError as exc:
             raise ChannelError(self.name, f"Socket Mode: app token refused ({exc})") from exc
-        self._socket = AsyncSocketModeHandler(self.app, app_token, web_client=self._client)
+        self._socket = ClaimingSocketModeHandler(self.app, app_token, web_client=self._client)
         self._socket.client.wss_uri = str(data.get("url") or "") or None
         try:
             await asyncio.wait_for(

@@ -14,7 +14,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.config import BridgeConfig, SlackConfig
 from bridge.errors import ChannelError
 from bridge.i18n import pick_language, t
-from bridge.model import Attachment, Intake, Rating, ReplyRef, ThreadKey
+from bridge.model import Attachment, Intake, IntakeResult, Rating, ReplyRef, ThreadKey
 from bridge.tasks import KeyedLocks, TaskSet
 from channels.slack import api
 from channels.slack.agent import (
@@ -155,21 +155,25 @@ class Handlers(AgentSurfaces):
         body: Mapping[str, Any],
         event: Mapping[str, Any],
         via: Literal["app_mention", "message"],
-    ) -> None:
-        """One user message; messages of one conversation reach the core in arrival order."""
+    ) -> IntakeResult | None:
+        """One user message; messages of one conversation reach the core in arrival order.
+
+        Returns the intake's verdict (``None`` when the message is not for the core), which
+        decides whether the delivery is acknowledged (``channels.slack.ack``).
+        """
         channel, thread_ts = text_of(event, "channel"), text_of(event, "thread_ts")
         order_key = (
             channel if is_dm_channel(event) else f"{channel}:{thread_ts or text_of(event, 'ts')}"
         )
         async with self._order.hold(order_key):
-            await self._message_in_order(body, event, via)
+            return await self._message_in_order(body, event, via)
 
     async def _message_in_order(
         self,
         body: Mapping[str, Any],
         event: Mapping[str, Any],
         via: Literal["app_mention", "message"],
-    ) -> None:
+    ) -> IntakeResult | None:
         me = await self._identity()
         thread = (text_of(event, "channel"), text_of(event, "thread_ts"))
         found = route(
@@ -182,12 +186,12 @@ class Handlers(AgentSurfaces):
         )
         intake = self.intake
         if found is None or intake is None:
-            return
+            return None
         language, name = await self._user(found.user_id)
         if not self._allowed(found.team_id, found.channel_id, found.user_id):
             intake.refused(CHANNEL, "access")
             await self._refuse(found, language)
-            return
+            return None
         files = await self._attachments(event)
         msg = inbound(
             found,
@@ -200,7 +204,7 @@ class Handlers(AgentSurfaces):
         )
         if not files and local_command(msg.text) == "help":
             await self._post(found.channel_id, msg.reply_thread, t(language, "slack_help"))
-            return
+            return None
         self.targets.put(
             msg.event_id,
             Target(
@@ -214,7 +218,7 @@ class Handlers(AgentSurfaces):
         if not found.is_dm:
             self.mark_active(found.channel_id, msg.reply_thread)
         log.debug("slack: %s message %s from %s", found.kind, msg.event_id, found.user_id)
-        await intake.submit(msg)
+        return await intake.submit(msg)
 
     async def _reaction(
         self, body: Mapping[str, Any], event: Mapping[str, Any], *, added: bool

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
-from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
 
 from aiohttp import web
 from slack_bolt.app.async_app import AsyncApp
@@ -15,33 +12,11 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.signature import SignatureVerifier
 
-from bridge.tasks import TaskSet
+from channels.slack.ack import dispatch
 
 log = logging.getLogger("channels.slack")
 
 EVENTS_PATH = "/slack/events"
-HANDOFF_WAIT_S = 2.5
-"""How long a delivery waits for its handlers to hand the message to the core (Slack: 3 s)."""
-
-_SPAWNED: contextvars.ContextVar[list[asyncio.Task[Any]] | None] = contextvars.ContextVar(
-    "slack_request_tasks", default=None
-)
-
-
-class RequestTasks(TaskSet):
-    """A ``TaskSet`` that also lists each task under the HTTP delivery that spawned it.
-
-    With ``process_before_response`` bolt runs the listeners inside ``async_dispatch``; they only
-    spawn work, so the endpoint can wait for that work (the core claiming the message in its
-    store) before it answers 200. A 200 Slack will never redeliver then always follows a claim.
-    """
-
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
-        task = super().spawn(coro, name)
-        spawned = _SPAWNED.get()
-        if spawned is not None:
-            spawned.append(task)
-        return task
 
 
 def _plain(status: int, text: str) -> web.Response:
@@ -84,21 +59,7 @@ class EventsEndpoint:
             return _plain(400, "malformed body")
         if not isinstance(bolt_request.body, dict) or not bolt_request.body:
             return _plain(400, "empty body")
-        spawned: list[asyncio.Task[Any]] = []
-        token = _SPAWNED.set(spawned)
-        try:
-            response = await self._app.async_dispatch(bolt_request)
-        finally:
-            _SPAWNED.reset(token)
-        if spawned and response.status == 200:
-            _, late = await asyncio.wait(spawned, timeout=HANDOFF_WAIT_S)
-            if late:
-                log.warning("slack: a delivery's handlers are still running; acknowledging it")
-            elif not self._accepting():
-                # Stopped meanwhile: the core may have refused the message. Slack redelivers;
-                # a message the store already claimed is then dropped as a duplicate.
-                return web.Response(status=503, text="stopping")
-        return _to_aiohttp(response)
+        return _to_aiohttp(await dispatch(self._app, bolt_request))
 
     def _signed(self, body: str, request: web.Request) -> bool:
         timestamp = request.headers.get("X-Slack-Request-Timestamp", "")

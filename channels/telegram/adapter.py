@@ -14,7 +14,14 @@ from telegram.request import HTTPXRequest
 from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import AttachmentError, ChannelError, ConfigError
-from bridge.model import Attachment, InboundMessage, Intake, PaceBudget
+from bridge.model import (
+    Attachment,
+    InboundMessage,
+    Intake,
+    IntakeResult,
+    PaceBudget,
+    all_acknowledged,
+)
 from bridge.server import HttpRoute
 from bridge.tasks import TaskSet
 
@@ -78,7 +85,8 @@ class TelegramChannel:
         self._typing_every = typing_every_s
         self._app: TgApp | None = None
         self._poller: ConfirmingPoller | None = None
-        self._handoffs: dict[int, tuple[Update, asyncio.Future[None]]] = {}
+        self._handoffs: dict[int, tuple[Update, asyncio.Future[IntakeResult | None]]] = {}
+        self._unacked: set[int] = set()  # polled update ids whose message was not claimed
         self._intake: Intake | None = None
         self._me: Me | None = None
         self._inbound: Inbound | None = None
@@ -141,6 +149,7 @@ class TelegramChannel:
                     timeout_s=int(self._poll_timeout),
                     allowed_updates=self._allowed_updates,
                     on_error=self._poll_error,
+                    first_unacknowledged=self._first_unacknowledged,
                 )
                 await self._poller.start()
         except TelegramError as exc:
@@ -295,10 +304,11 @@ class TelegramChannel:
 
     # --- webhook --------------------------------------------------------------------------------
     async def _deliver(self, data: dict[str, Any]) -> int:
-        """Queue a webhook update and answer once it was handled (the core claimed it).
+        """Queue a webhook update and answer once it was handled.
 
-        200 only after the handler ran while the channel still accepts, so a crash can never
-        follow a 200 for an update the store does not know: Telegram resends on anything else.
+        200 only when the intake claimed its message (or knew it already), so a crash can never
+        follow a 200 for an update the store does not know. A refused (shutting down) or failed
+        claim (store locked, database down) answers 503, and Telegram resends the update.
         """
         app = self._app
         if app is None or not app.running:
@@ -308,29 +318,39 @@ class TelegramChannel:
         except (TypeError, ValueError, KeyError, AttributeError) as exc:
             log.warning("telegram webhook: unusable update: %s", type(exc).__name__)
             return 400
-        handled: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        handled: asyncio.Future[IntakeResult | None] = asyncio.get_running_loop().create_future()
         self._handoffs[id(update)] = (update, handled)
         try:
             app.update_queue.put_nowait(update)
-            await asyncio.wait_for(asyncio.shield(handled), HANDOFF_WAIT_S)
+            result = await asyncio.wait_for(asyncio.shield(handled), HANDOFF_WAIT_S)
         except TimeoutError:
             log.warning("telegram webhook: update %s not handled in time", update.update_id)
             return 503
         finally:
             self._handoffs.pop(id(update), None)
-        return 200 if self._accepting else 503
+        return 200 if all_acknowledged([result]) else 503
+
+    def _first_unacknowledged(self, update_ids: list[int]) -> int | None:
+        """For the poller: the first id of a handled batch whose message was not claimed."""
+        first = next((u for u in update_ids if u in self._unacked), None)
+        self._unacked.difference_update(update_ids)
+        return first
 
     # --- incoming updates -----------------------------------------------------------------------
     async def _on_update(
         self, update: Update, context: CallbackContext[Any, Any, Any, Any]
     ) -> None:
+        result: IntakeResult | None = IntakeResult.FAILED  # unless the handler returns
         try:
             if self._inbound is not None:
-                await self._inbound.on_update(update, context)
+                result = await self._inbound.on_update(update, context)
         finally:
             handoff = self._handoffs.get(id(update))
-            if handoff is not None and handoff[0] is update and not handoff[1].done():
-                handoff[1].set_result(None)
+            if handoff is not None and handoff[0] is update:
+                if not handoff[1].done():
+                    handoff[1].set_result(result)
+            elif self._poller is not None and not all_acknowledged([result]):
+                self._unacked.add(update.update_id)
 
     async def _on_error(
         self, update: object, context: CallbackContext[Any, Any, Any, Any]

@@ -15,7 +15,7 @@ from bridge.budget import FloodBudget
 from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.i18n import pick_language, t
-from bridge.model import InboundMessage, Intake, Sender, ThreadKey
+from bridge.model import InboundMessage, Intake, IntakeResult, Sender, ThreadKey
 from bridge.tasks import TaskSet
 
 from . import normalize as norm
@@ -69,10 +69,11 @@ class Inbound:
 
     async def on_update(
         self, update: Update, context: CallbackContext[Any, Any, Any, Any]
-    ) -> None:
+    ) -> IntakeResult | None:
+        """Handle one update; the intake's verdict when it carried a message for the core."""
         if update.message is not None:
-            await self._on_message(update, update.message)
-        elif update.callback_query is not None:
+            return await self._on_message(update, update.message)
+        if update.callback_query is not None:
             await self._on_callback(update.callback_query)
         elif update.message_reaction is not None:
             await self._on_reaction(update.message_reaction)
@@ -82,6 +83,7 @@ class Inbound:
             log.info("telegram: bot is %s in chat %s", status, change.chat.id)
         elif (press := stop_press(update.api_kwargs)) is not None:
             await self._on_stop_press(press)
+        return None
 
     def allowed(self, user_id: int | None, chat_id: int | None) -> bool:
         """Empty allow-lists admit everyone; otherwise the user or the chat must be listed."""
@@ -92,22 +94,22 @@ class Inbound:
     def _language(self, code: str | None) -> str:
         return pick_language(code, self._default_language)
 
-    async def _on_message(self, update: Update, message: Message) -> None:
+    async def _on_message(self, update: Update, message: Message) -> IntakeResult | None:
         if message.migrate_to_chat_id:
             old, new = str(message.chat.id), str(message.migrate_to_chat_id)
             await self._intake.migrate_chat(CHANNEL, old, new)
-            return
+            return None
         if message.chat.type not in ("private", "group", "supergroup"):
-            return
+            return None
         sender = norm.sender_of(message)
         if sender is None:
-            return
+            return None
         private = norm.is_private(message)
         user = message.from_user
         language = self._language(user.language_code if user else None)
         command = parse_command(message, self._me.username)
         if command is not None and command.for_other_bot:
-            return
+            return None
         if command is not None and command.name not in KNOWN:
             command = None  # e.g. /translate: ordinary text for the assistant
         if not private and not (
@@ -115,20 +117,20 @@ class Inbound:
             or norm.mentions_bot(message, self._me)
             or norm.replies_to_bot(message, self._me)
         ):
-            return
+            return None
         user_id = user.id if user is not None and not user.is_bot else None
         if not self.allowed(user_id, message.chat.id):
             self._intake.refused(CHANNEL, "access")
             self._refuse(message, language)
-            return
+            return None
         name = command.name if command is not None else None
         if name == "start":
             self._answer(message, language, opening=True)
-            return
+            return None
         if name == "help":
             help_key = "tg_help" if private else "tg_help_group"
             self._answer(message, language, text=t(language, help_key, bot=self._me.username))
-            return
+            return None
         text = norm.clean_text(message, self._me)
         if command is not None:
             text = _FIRST_WORD.sub("", text, count=1).strip()
@@ -138,7 +140,7 @@ class Inbound:
                 self._answer(message, language, notice=t(language, "unsupported"))
             elif name == "ask":
                 self._answer(message, language, notice=t(language, "tg_ask_empty"))
-            return
+            return None
         thread = norm.thread_of(message)
         inbound = InboundMessage(
             key=norm.thread_key(message, sender, self._config.group_scope),
@@ -152,7 +154,7 @@ class Inbound:
             language=language,
             reply_thread=str(thread) if thread is not None else "",
         )
-        await self._intake.submit(inbound)
+        return await self._intake.submit(inbound)
 
     async def _on_callback(self, query: CallbackQuery) -> None:
         chat_id = query.message.chat.id if query.message is not None else None

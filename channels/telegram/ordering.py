@@ -56,8 +56,9 @@ class ConfirmingPoller:
     PTB's ``Updater`` sends that offset as soon as the batch is queued, before the handlers ran,
     so a crash in between lost the message. Here the next offset is only sent once
     ``update_queue.join()`` says the batch was handled, i.e. the core has claimed each message in
-    its store. Updates fetched while stopping are not handed over and stay unconfirmed, so
-    Telegram delivers them again after a restart (the store drops any it already claimed).
+    its store, and only up to the first update whose claim failed or was refused. Updates
+    fetched while stopping are not handed over and stay unconfirmed, so Telegram delivers them
+    again after a restart (the store drops any it already claimed).
     """
 
     def __init__(
@@ -68,12 +69,14 @@ class ConfirmingPoller:
         timeout_s: int,
         allowed_updates: Sequence[str],
         on_error: Callable[[TelegramError], None],
+        first_unacknowledged: Callable[[list[int]], int | None] = lambda ids: None,
     ) -> None:
         self._bot = bot
         self._queue = queue
         self._timeout = timeout_s
         self._allowed = list(allowed_updates)
         self._on_error = on_error
+        self._first_unacknowledged = first_unacknowledged
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._handing_over = False
@@ -110,6 +113,7 @@ class ConfirmingPoller:
 
     async def _run(self) -> None:
         backoff = 1.0
+        unclaimed_wait = 1.0
         while not self._stopping:
             try:
                 updates = await self._bot.get_updates(
@@ -135,7 +139,18 @@ class ConfirmingPoller:
                 await self._queue.join()  # every handler ran: the core claimed what it took
             finally:
                 self._handing_over = False
-            self._offset = updates[-1].update_id + 1
+            unclaimed = self._first_unacknowledged([u.update_id for u in updates])
+            if unclaimed is None:
+                self._offset = updates[-1].update_id + 1
+                unclaimed_wait = 1.0
+                continue
+            # Never confirm past a message the core could not claim (store down, shutting
+            # down): Telegram sends it again; later ones of the batch come back as duplicates.
+            self._offset = unclaimed
+            log.warning("telegram: update %s was not claimed; fetching it again", unclaimed)
+            if not self._stopping:
+                await asyncio.sleep(unclaimed_wait)
+            unclaimed_wait = min(unclaimed_wait * 2, MAX_BACKOFF_S / 3)
 
     async def _confirm(self) -> None:
         """Send the last offset once more so handled updates are not delivered again."""

@@ -389,7 +389,7 @@ class SlowForAnn(RecordingIntake):
         super().__init__()
         self.release = asyncio.Event()
 
-    async def submit(self, msg: Any) -> bool:
+    async def submit(self, msg: Any) -> Any:
         if msg.sender.id == str(ANN.id) and msg.text == "slow":
             await self.release.wait()
         return await super().submit(msg)

@@ -103,10 +103,11 @@ async def test_relay_fault_is_told_kept_and_isolated(
     )
     try:
         fake.script(healthy_reply())
-        assert await rig.relay.submit(rig.channel.message("healthy", chat_id="99"))
+        assert await rig.relay.submit(rig.channel.message("healthy", chat_id="99")) == "claimed"
         await wait_requests(fake, "chat-messages", 1)
         fault.arm(fake, transport)
-        assert await rig.relay.submit(rig.channel.message("hi", chat_id="42", language="vi"))
+        result = await rig.relay.submit(rig.channel.message("hi", chat_id="42", language="vi"))
+        assert result == "claimed"
         await rig.settle()
 
         [healthy] = rig.channel.chat("99")

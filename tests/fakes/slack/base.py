@@ -47,6 +47,7 @@ class _Base:
         self.update_retry_after = update_retry_after
         self._update_times: deque[float] = deque()
         self._faults: dict[str, list[_Fault]] = {}
+        self._held: dict[str, asyncio.Event] = {}
         self._appends: dict[str, int] = {}
         self._ts = itertools.count(1)
         self._ids = itertools.count(1)
@@ -82,6 +83,10 @@ class _Base:
         after = retry_after if code == 429 else None
         fault = _Fault(error, code, after, applied, channel)
         self._faults.setdefault(method, []).extend([fault] * times)
+
+    def hold(self, method: str) -> asyncio.Event:
+        """Calls of ``method`` hang (recorded, unanswered) until the returned event is set."""
+        return self._held.setdefault(method, asyncio.Event())
 
     def expire(self, ts: str) -> None:
         """The stream of message ``ts`` expires server-side (what was streamed stays)."""
@@ -138,6 +143,9 @@ class _Base:
             args.update(dict(parse_qsl((await request.read()).decode(), keep_blank_values=True)))
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self.calls.append(Call(method, args, token))
+        held = self._held.get(method)
+        if held is not None:
+            await held.wait()
         wanted = APP_TOKEN if method == "apps.connections.open" else BOT_TOKEN
         if token != wanted:
             return web.json_response({"ok": False, "error": "invalid_auth"})
@@ -246,6 +254,13 @@ class _Base:
         self, payload: dict[str, Any], *, kind: str = "events_api", retry: int = 0
     ) -> dict[str, Any]:
         """Deliver an envelope over Socket Mode and wait for the app's ack."""
+        future = await self.socket_push(payload, kind=kind, retry=retry)
+        return await asyncio.wait_for(future, timeout=10)
+
+    async def socket_push(
+        self, payload: dict[str, Any], *, kind: str = "events_api", retry: int = 0
+    ) -> asyncio.Future[dict[str, Any]]:
+        """Deliver an envelope over Socket Mode; the future resolves with the app's ack."""
         envelope_id = f"env-{next(self._ids)}"
         future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
         self._acks[envelope_id] = future
@@ -258,4 +273,4 @@ class _Base:
             "retry_reason": "timeout" if retry else "",
         }
         await self._sockets[0].send_json(envelope)
-        return await asyncio.wait_for(future, timeout=10)
+        return future

@@ -11,7 +11,15 @@ from aiohttp import ClientSession
 from prometheus_client import CollectorRegistry
 
 from bridge.config import BridgeConfig, SlackConfig
-from bridge.model import FeedbackOutcome, InboundMessage, Opening, Rating, ReplyRef, ThreadKey
+from bridge.model import (
+    FeedbackOutcome,
+    InboundMessage,
+    IntakeResult,
+    Opening,
+    Rating,
+    ReplyRef,
+    ThreadKey,
+)
 from bridge.server import HttpServer
 from channels.slack import SlackChannel
 from tests.fakes.slack.events import Events, form_body, json_body, signed_headers
@@ -37,13 +45,17 @@ class RecordingIntake:
         self.running: set[str] = set()
         """Scopes whose turn counts as running for ``stop_turn``."""
         self.refusals: list[tuple[str, str]] = []
+        self.result = IntakeResult.CLAIMED
+        """Set to REFUSED / FAILED to play a core that cannot claim messages."""
 
-    async def submit(self, msg: InboundMessage) -> bool:
+    async def submit(self, msg: InboundMessage) -> IntakeResult:
         self.messages.append(msg)
+        if self.result is not IntakeResult.CLAIMED:
+            return self.result
         if any(m.event_id == msg.event_id for m in self.accepted):
-            return False
+            return IntakeResult.DUPLICATE
         self.accepted.append(msg)
-        return True
+        return IntakeResult.CLAIMED
 
     async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
         self.feedback_calls.append((ref, rating, toggle))

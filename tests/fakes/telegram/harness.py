@@ -32,13 +32,15 @@ class RecordingIntake:
         self._seen: set[str] = set()
         self._changed = asyncio.Event()
 
-    async def submit(self, msg: Any) -> bool:
+    async def submit(self, msg: Any) -> Any:
+        from bridge.model import IntakeResult
+
         if msg.event_id in self._seen:
-            return False
+            return IntakeResult.DUPLICATE
         self._seen.add(msg.event_id)
         self.messages.append(msg)
         self._changed.set()
-        return True
+        return IntakeResult.CLAIMED
 
     async def feedback(self, ref: Any, rating: Any, *, toggle: bool) -> Any:
         from bridge.model import FeedbackOutcome
