@@ -373,14 +373,15 @@ class Relay:
             # The plan's quota is the operator's to fix; other failures are the user's to retry.
             level = logging.ERROR if exc.kind == "quota" else logging.WARNING
             log.log(level, "%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
-            await paced.finish(state.text, notice=clickai_notice(msg.language, exc))
+            if not state.delivered:
+                await paced.finish(state.text, notice=clickai_notice(msg.language, exc))
         except AttachmentError as exc:
             refused = exc.reason in ("too_large", "unsupported")
             outcome = "refused_file" if refused else "failed"
             log.info("%s: attachment refused for %s: %s", msg.key.channel, scope, exc.reason)
             await paced.finish("", notice=self._attachment_notice(msg, exc))
         except asyncio.CancelledError:
-            if self._aborting:
+            if self._aborting and not state.delivered:
                 outcome = "restarting"
                 notice = t(msg.language, "restarting")
                 await self._bounded(paced.finish(state.text, notice=notice), msg)
@@ -401,9 +402,10 @@ class Relay:
                 exc,
             )
         except Exception:
-            outcome = "failed"
             log.exception("%s: turn failed for %s", msg.key.channel, scope)
-            await paced.finish(state.text, notice=t(msg.language, "err_internal"))
+            if not state.delivered:  # a finished answer never gets a failure note
+                outcome = "failed"
+                await paced.finish(state.text, notice=t(msg.language, "err_internal"))
         else:
             self._gone.pop(f"{msg.key.channel}:{msg.key.chat_id}", None)
             outcome = "stopped" if state.stop_requested else outcome

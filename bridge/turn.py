@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import copy
 import logging
 import mimetypes
@@ -34,6 +35,10 @@ log = logging.getLogger(__name__)
 
 ApiMode = Literal["chat", "completion", "workflow"]
 InputValue = str | int | float | bool
+TurnPhase = Literal["streaming", "delivering", "delivered", "recorded"]
+"""A turn ends once: streaming → delivering (the final send) → delivered → recorded."""
+FINAL_SEND_GRACE_S = 10.0
+"""At shutdown, how long a final send already under way may still take to complete."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,6 +73,12 @@ class TurnState:
     conversation_id: str = ""
     usage: Mapping[str, object] = field(default_factory=dict)
     """``message_end``'s token usage and price (empty when the app sent none)."""
+    phase: TurnPhase = "streaming"
+
+    @property
+    def delivered(self) -> bool:
+        """The final answer is in the chat: it is never sent again nor gets a failure note."""
+        return self.phase in ("delivered", "recorded")
 
 
 @dataclass(slots=True)
@@ -77,6 +88,16 @@ class Answer:
     files: list[FileProduced] = field(default_factory=list)
     renewed: bool = False
     """ClickAI answered in a new conversation instead of the one the turn named."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Final:
+    """What the final send of a turn shows."""
+
+    text: str
+    notice: str | None
+    files: list[OutboundFile]
+    suggestions: tuple[str, ...]
 
 
 class TurnRunner:
@@ -140,20 +161,20 @@ class TurnRunner:
         suggestions: tuple[str, ...] = ()
         if not state.stop_requested and state.text:
             suggestions = await self.extras.after_answer(answer.message_id, user=state.user)
-        ids = await paced.finish(
-            text,
-            notice=notice,
-            files=out_files,
-            feedback=bool(answer.message_id),
-            suggestions=suggestions,
+        final = asyncio.create_task(
+            self._deliver(msg, paced, state, _Final(text, notice, out_files, suggestions), answer)
         )
-        if answer.message_id and ids:
-            await self._store.add_replies(
-                [msg_ref(msg, i) for i in ids],
-                message_id=answer.message_id,
-                conversation_id=answer.conversation_id,
-                user=state.user,
-            )
+        try:
+            await asyncio.shield(final)
+        except asyncio.CancelledError:
+            # Shutdown while the final answer is being sent: let that send complete (bounded)
+            # rather than turn a complete answer into "please send again".
+            if not final.done():
+                log.info("%s: shutdown during the final send; letting it complete", scope)
+                await asyncio.wait({final}, timeout=FINAL_SEND_GRACE_S)
+            if final.done() and not final.cancelled():
+                final.exception()  # retrieved: the caller only sees the cancellation
+            raise
         if answer.conversation_id != conversation_id:
             await self._title(paced, answer.conversation_id, state.user)
 
@@ -168,6 +189,39 @@ class TurnRunner:
             await paced.set_title(title)
         except ChannelError as exc:
             log.info("could not title the thread of %s: %s", conversation_id, exc)
+
+    async def _deliver(
+        self,
+        msg: InboundMessage,
+        paced: PacedReply,
+        state: TurnState,
+        final: _Final,
+        answer: Answer,
+    ) -> None:
+        """The final send, then the reply map; a failure to record never touches the chat."""
+        state.phase = "delivering"
+        ids = await paced.finish(
+            final.text,
+            notice=final.notice,
+            files=final.files,
+            feedback=bool(answer.message_id),
+            suggestions=final.suggestions,
+        )
+        state.phase = "delivered"
+        if answer.message_id and ids:
+            try:
+                await self._store.add_replies(
+                    [msg_ref(msg, i) for i in ids],
+                    message_id=answer.message_id,
+                    conversation_id=answer.conversation_id,
+                    user=state.user,
+                )
+            except Exception:
+                log.exception(
+                    "%s: answer delivered but its feedback link was not stored", msg.key.scope
+                )
+                return
+        state.phase = "recorded"
 
     async def _stream(
         self,

@@ -56,12 +56,18 @@ class Bridge:
     async def send(
         self, event: dict[str, Any], *, event_id: str = "", retry: int | None = None
     ) -> int:
+        status = await self.send_only(event, event_id=event_id, retry=retry)
+        await self.settle()
+        return status
+
+    async def send_only(
+        self, event: dict[str, Any], *, event_id: str = "", retry: int | None = None
+    ) -> int:
+        """POST the event; returns once it was acknowledged (not once it was answered)."""
         body = json_body(self.events.envelope(event, event_id=event_id))
         headers = signed_headers(body, retry_num=retry)
         async with self.session.post(self.url, data=body, headers=headers) as resp:
-            status = resp.status
-        await self.settle()
-        return status
+            return resp.status
 
     async def click(self, payload: dict[str, Any]) -> int:
         body = form_body(payload)
