@@ -96,19 +96,13 @@ class BridgeApp:
         self.clickai = ClickAIClient.from_config(s.clickai)
         mode = await self._resolve_mode(self.clickai)
         await self._check_inputs(self.clickai)
-        options = TurnOptions(
-            mode=API_MODES[mode],
-            streaming=s.clickai.response_mode == "streaming" or mode == "agent-chat",
-            inputs=s.clickai.inputs,
-            query_variable=s.clickai.query_variable,
-            workflow_output=s.clickai.workflow_output,
-            auto_generate_name=s.clickai.auto_generate_name,
-            max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
-            default_file_query=s.bridge.default_file_query,
-            show_reset_notice=s.bridge.show_conversation_reset_notice,
-            suggestions=s.bridge.suggested_questions,
+        # /info unreachable at start-up: the mode is not guessed but detected on first use.
+        runner = TurnRunner(
+            clickai=self.clickai,
+            store=self.store,
+            options=self._turn_options(mode or "chat"),
+            detect=None if mode is not None else self._detect_options,
         )
-        runner = TurnRunner(clickai=self.clickai, store=self.store, options=options)
         for channel in self.channels:
             self.pacers[channel.name] = Pacer(
                 channel.pace_budget,
@@ -166,7 +160,32 @@ class BridgeApp:
                 )
         return namespaces
 
-    async def _resolve_mode(self, client: ClickAIClient) -> str:
+    def _turn_options(self, mode: str) -> TurnOptions:
+        s = self.settings
+        return TurnOptions(
+            mode=API_MODES[mode],
+            streaming=s.clickai.response_mode == "streaming" or mode == "agent-chat",
+            inputs=s.clickai.inputs,
+            query_variable=s.clickai.query_variable,
+            workflow_output=s.clickai.workflow_output,
+            auto_generate_name=s.clickai.auto_generate_name,
+            max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
+            default_file_query=s.bridge.default_file_query,
+            show_reset_notice=s.bridge.show_conversation_reset_notice,
+            suggestions=s.bridge.suggested_questions,
+        )
+
+    async def _detect_options(self) -> TurnOptions:
+        """First use after a start-up that could not read ``/info``: ask again (raises
+        ``ClickAIError`` while ClickAI is still unreachable; the next message asks again)."""
+        assert self.clickai is not None
+        info = await self.clickai.info()
+        mode = self._mode_of(info)
+        log.info("ClickAI app mode detected on first use: %s", mode)
+        return self._turn_options(mode)
+
+    async def _resolve_mode(self, client: ClickAIClient) -> str | None:
+        """The app mode from config or ``/info``; None when ``/info`` is unreachable now."""
         if self.app_mode != "auto":
             return self.app_mode
         try:
@@ -174,14 +193,18 @@ class BridgeApp:
         except ClickAIError as exc:
             if exc.kind in ("auth", "forbidden"):
                 raise BridgeError(f"ClickAI refused the API key: {exc}") from exc
-            log.warning("cannot read the app mode (%s); assuming a chat app", exc)
-            return "chat"
+            log.warning("cannot read the app mode (%s); detecting it on first use", exc)
+            return None
+        mode = self._mode_of(info)
+        log.info("ClickAI app mode: %s", mode)
+        return mode
+
+    def _mode_of(self, info: dict[str, object]) -> str:
         mode = str(info.get("mode") or "chat")
         if mode not in API_MODES:
             log.warning("unknown app mode %r; treating it as a chat app", mode)
             mode = "chat"
         self.app_mode = mode  # type: ignore[assignment]
-        log.info("ClickAI app mode: %s", mode)
         return mode
 
     async def _check_inputs(self, client: ClickAIClient) -> None:

@@ -243,6 +243,11 @@ class Intake(Protocol):
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
         """A chat changed id (Telegram group → supergroup): keep its conversations."""
 
+    async def has_conversation(self, key: ThreadKey) -> bool:
+        """True when the store holds a conversation for ``key`` (e.g. the bot answered in a
+        Slack thread before a restart); False when it does not or the store cannot say."""
+        ...
+
     async def opening_statement(self) -> str:
         """The app's opening statement from ClickAI ``/parameters`` ("" when none)."""
         ...

@@ -150,6 +150,13 @@ class Relay:
         moved = await self._store_of(channel).migrate_chat(channel, old_chat_id, new_chat_id)
         log.info("%s: chat %s is now %s (%d rows moved)", channel, old_chat_id, new_chat_id, moved)
 
+    async def has_conversation(self, key: ThreadKey) -> bool:
+        try:
+            return await self._store.get_conversation(key.scope) is not None
+        except Exception as exc:
+            log.warning("%s: cannot look up %s (%s)", key.channel, key.scope, exc)
+            return False
+
     async def opening_statement(self) -> str:
         return (await self._runner.extras.opening()).statement
 

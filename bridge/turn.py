@@ -8,7 +8,7 @@ import logging
 import mimetypes
 import posixpath
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlparse
@@ -110,11 +110,24 @@ class TurnRunner:
         store: Store,
         options: TurnOptions,
         extras: AppExtras | None = None,
+        detect: Callable[[], Awaitable[TurnOptions]] | None = None,
     ) -> None:
+        """``detect`` (when the app mode is not known yet) is awaited before the first turn
+        and again before each later one until it succeeds; ``options`` are used after that."""
         self._clickai = clickai
         self._store = store
         self._opts = options
         self.extras = extras or AppExtras(clickai, suggestions=options.suggestions)
+        self._detect = detect
+        self._detecting = asyncio.Lock()
+
+    async def _ensure_options(self) -> None:
+        if self._detect is None:
+            return
+        async with self._detecting:
+            if self._detect is not None:
+                self._opts = await self._detect()
+                self._detect = None
 
     @property
     def max_file_bytes(self) -> int:
@@ -136,6 +149,7 @@ class TurnRunner:
     ) -> None:
         """Answer ``msg``; ClickAI and attachment errors propagate with ``state.text`` kept."""
         scope = msg.key.scope
+        await self._ensure_options()
         row = await self._store.get_conversation(scope)
         conversation_id = row.conversation_id if row else None
         files = await self._upload(msg, channel, state.user)

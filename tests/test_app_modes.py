@@ -16,7 +16,7 @@ from bridge.errors import BridgeError
 from bridge.store import SqliteStore
 from bridge.store.base import EventRow
 from tests.fakes.channel import FakeChannel
-from tests.fakes.clickai import AppMode, FakeClickAI
+from tests.fakes.clickai import AppMode, FakeClickAI, HttpFailure
 
 
 def settings_for(fake: FakeClickAI, tmp_path: Path, **env: str) -> Settings:
@@ -219,3 +219,26 @@ async def test_start_prunes_old_answered_deliveries(
         assert await fake_bot.claim_event(again)  # forgotten after 72 h
         assert not await fake_bot.claim_event(recent)  # still remembered: no double answer
         await app.stop()
+
+
+async def test_an_app_mode_unknown_at_start_up_is_detected_on_first_use(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A workflow app that was down at start-up is not taken for a chat app forever."""
+    monkeypatch.chdir(tmp_path)
+    async with FakeClickAI(mode="workflow") as fake:
+        fake.fail_next(HttpFailure(status=502, path="/info"), times=4)  # start-up + retries
+        channel = FakeChannel()
+        app = BridgeApp(settings_for(fake, tmp_path), channels=[channel], serve_http=False)
+        await app.start()
+        assert app.relay is not None
+        assert len(fake.calls("/info")) == 4
+        for text in ("first", "second"):
+            await app.relay.submit(channel.message(text))
+            await asyncio.wait_for(app.relay.wait_idle(), 10)
+        await app.stop()
+        assert len(fake.calls("/info")) == 5  # asked again on first use, then never
+        assert fake.calls("chat-messages") == []
+        queries = [c.json["inputs"]["query"] for c in fake.calls("workflows/run")]
+        assert queries == ["first", "second"]
+        assert [m.text for m in channel.chat("42")] == ["You said: first", "You said: second"]

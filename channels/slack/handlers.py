@@ -175,13 +175,12 @@ class Handlers(AgentSurfaces):
         via: Literal["app_mention", "message"],
     ) -> IntakeResult | None:
         me = await self._identity()
-        thread = (text_of(event, "channel"), text_of(event, "thread_ts"))
         found = route(
             event,
             via=via,
             me=me,
             config=self._config,
-            active_thread=thread in self._active,
+            active_thread=await self._thread_is_active(event, via),
             envelope_team=text_of(body, "team_id"),
         )
         intake = self.intake
@@ -219,6 +218,29 @@ class Handlers(AgentSurfaces):
             self.mark_active(found.channel_id, msg.reply_thread)
         log.debug("slack: %s message %s from %s", found.kind, msg.event_id, found.user_id)
         return await intake.submit(msg)
+
+    async def _thread_is_active(
+        self, event: Mapping[str, Any], via: Literal["app_mention", "message"]
+    ) -> bool:
+        """Does the bot answer in this message's thread? Known in memory, or (after a restart)
+        from the store: a thread with a stored conversation is one the bot answered in."""
+        channel, thread_ts = text_of(event, "channel"), text_of(event, "thread_ts")
+        if (channel, thread_ts) in self._active:
+            return True
+        candidate = (
+            via == "message"
+            and thread_ts
+            and thread_ts != text_of(event, "ts")
+            and not is_dm_channel(event)
+            and not self._config.thread_requires_mention
+        )
+        if not candidate or self.intake is None:
+            return False
+        key = ThreadKey(channel=CHANNEL, chat_id=channel, thread_id=thread_ts)
+        if not await self.intake.has_conversation(key):
+            return False
+        self.mark_active(channel, thread_ts)
+        return True
 
     async def _reaction(
         self, body: Mapping[str, Any], event: Mapping[str, Any], *, added: bool

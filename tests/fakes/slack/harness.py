@@ -46,6 +46,8 @@ class RecordingIntake:
         """Scopes whose turn counts as running for ``stop_turn``."""
         self.refusals: list[tuple[str, str]] = []
         self.result = IntakeResult.CLAIMED
+        self.conversations: set[str] = set()
+        """Scopes the store would know (``has_conversation``)."""
         """Set to REFUSED / FAILED to play a core that cannot claim messages."""
 
     async def submit(self, msg: InboundMessage) -> IntakeResult:
@@ -64,6 +66,9 @@ class RecordingIntake:
 
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
         return None
+
+    async def has_conversation(self, key: Any) -> bool:
+        return key.scope in self.conversations
 
     async def opening_statement(self) -> str:
         return self.opening_value.statement

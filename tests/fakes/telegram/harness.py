@@ -56,6 +56,9 @@ class RecordingIntake:
         self.ratings[key] = new
         return FeedbackOutcome(found=True, rating=new)
 
+    async def has_conversation(self, key: Any) -> bool:
+        return False
+
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
         self.migrations.append((channel, old_chat_id, new_chat_id))
         self._changed.set()
