@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-
-import pytest
 
 from tests.channels import test_slack_e2e as slack_e2e
 from tests.channels import test_telegram_e2e as tg_e2e
@@ -37,28 +35,6 @@ def write_locked(db: Path) -> Iterator[None]:
         conn.execute("ROLLBACK")
     finally:
         conn.close()
-
-
-@pytest.fixture
-async def clickai() -> AsyncIterator[FakeClickAI]:
-    async with FakeClickAI(deltas=2) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
 
 
 async def test_telegram_webhook_answers_503_while_the_store_is_locked_then_answers_once(

@@ -35,28 +35,6 @@ FORUM = -100777
 SLOW_DELTAS, SLOW_DELAY = 30, 0.25  # ~7.5 s per answer: killed mid-stream
 
 
-@pytest.fixture
-async def clickai() -> AsyncIterator[FakeClickAI]:
-    async with FakeClickAI(deltas=3) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
-
-
 def slow(clickai: FakeClickAI) -> None:
     clickai.deltas, clickai.delta_delay = SLOW_DELTAS, SLOW_DELAY
 

@@ -6,30 +6,11 @@ store, never from memory the old process had.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from tests.channels import test_slack_e2e as slack_e2e
 from tests.fakes.clickai import FakeClickAI
 from tests.fakes.slack import FakeSlack
-
-
-@pytest.fixture
-async def clickai() -> AsyncIterator[FakeClickAI]:
-    async with FakeClickAI(deltas=2) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
 
 
 async def test_slack_thread_follow_ups_are_answered_after_a_restart(

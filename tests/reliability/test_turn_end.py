@@ -9,10 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
 
 from bridge.i18n import t
 from tests.channels import test_slack_e2e as slack_e2e
@@ -21,22 +18,6 @@ from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import eventually
 
 ANSWER = "The whole answer, complete and final."
-
-
-@pytest.fixture
-async def clickai() -> AsyncIterator[FakeClickAI]:
-    async with FakeClickAI(deltas=3) as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
 
 
 def all_notes(slack: FakeSlack, channel: str, thread: str) -> str:
