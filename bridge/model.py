@@ -12,7 +12,7 @@ Flow::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Literal, NewType, Protocol
@@ -197,6 +197,9 @@ class ReplyStream(Protocol):
     """True for multi-user chats that have a stricter per-chat budget."""
     wants_title: bool
     """True when the platform shows a title for this reply's thread (Slack assistant threads)."""
+    on_message: Callable[[str], Awaitable[None]] | None
+    """Set by the core: awaited with the platform id of each new message the reply creates,
+    so a reply a crash left open can be closed or marked after a restart. Never raises."""
 
     async def start(self) -> None:
         """Show a typing / loading indicator; no message yet."""
@@ -294,3 +297,9 @@ class Channel(Protocol):
     async def download(self, attachment: Attachment, *, max_bytes: int) -> bytes:
         """Fetch a user's file; raises ``bridge.errors.AttachmentError`` when it cannot."""
         ...
+
+    async def close_interrupted(
+        self, chat_id: str, thread: str, reply_id: str, language: str
+    ) -> None:
+        """A reply message an earlier run left unfinished (``reply_id``): close it (e.g. stop a
+        native stream) and mark it visibly as incomplete. Best effort; never raises."""

@@ -208,6 +208,10 @@ class Relay:
             )
             paced = self._pacers[event.channel].open(reply)
             try:
+                if event.reply_id:  # the partial answer: close its stream, mark it incomplete
+                    await channel.close_interrupted(
+                        event.chat_id, event.thread, event.reply_id, event.language
+                    )
                 await paced.finish("", notice=t(event.language, "interrupted"))
                 told += 1
             except Exception:
@@ -366,7 +370,9 @@ class Relay:
         scope = msg.key.scope
         row = await self._store_of(msg.key.channel).get_conversation(scope)
         state = TurnState(user=row.user if row else scope)
-        paced = self._pacers[msg.key.channel].open(channel.open_reply(msg))
+        reply = channel.open_reply(msg)
+        reply.on_message = self._remember_reply(msg)
+        paced = self._pacers[msg.key.channel].open(reply)
         self._running[scope] = state
         self._metrics.inflight.inc()
         outcome = "answered"
@@ -447,6 +453,17 @@ class Relay:
             self._metrics.observe_usage(app, state.usage)
         fields["outcome"] = outcome
         log.info("%s: turn %s", msg.key.channel, key_values(fields), extra=fields_extra(fields))
+
+    def _remember_reply(self, msg: InboundMessage) -> Callable[[str], Awaitable[None]]:
+        """Store the id of each message the answer opens, for recovery after a crash."""
+
+        async def remember(message_id: str) -> None:
+            try:
+                await self._store_of(msg.key.channel).set_event_reply(msg.event_id, message_id)
+            except Exception as exc:
+                log.warning("%s: could not note reply %s: %s", msg.key.channel, message_id, exc)
+
+        return remember
 
     def _attachment_notice(self, msg: InboundMessage, exc: AttachmentError) -> str:
         name = str(exc)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TextIO
 
 from bridge.errors import AttachmentError
@@ -33,6 +33,7 @@ class ConsoleReply:
 
     def __init__(self, channel: ConsoleChannel, message_id: str) -> None:
         self.pace_key = "console"
+        self.on_message: Callable[[str], Awaitable[None]] | None = None
         self._channel = channel
         self._message_id = message_id
         self._printed = ""
@@ -110,6 +111,11 @@ class ConsoleChannel:
 
     async def download(self, attachment: Attachment, *, max_bytes: int) -> bytes:
         raise AttachmentError("unsupported", attachment.name)
+
+    async def close_interrupted(
+        self, chat_id: str, thread: str, reply_id: str, language: str
+    ) -> None:
+        """Nothing to close: console replies are printed, not kept open."""
 
     def message(self, text: str, command: str | None = None) -> InboundMessage:
         """A normalised message from the local user (and a waiter for its reply)."""

@@ -6,6 +6,7 @@ import pytest
 
 from bridge.errors import SchemaTooNew, StoreError
 from bridge.model import ReplyRef
+from bridge.store.base import EventRow
 from tests.test_store_backends import Backend
 
 NOTE_TABLE = ("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",)
@@ -96,3 +97,37 @@ async def test_code_rolled_back_after_an_upgrade_is_refused(be: Backend) -> None
     known = len(be.migrations)
     with pytest.raises(SchemaTooNew, match=rf"version {known + 1}.*version {known}"):
         await be.make().open()
+
+
+async def test_v4_adds_the_open_reply_of_an_event_and_the_owner_of_a_reply(be: Backend) -> None:
+    v4 = be.make(be.migrations[:4])
+    await v4.open()
+    event = EventRow(
+        event_id="telegram:upd:1",
+        channel="telegram",
+        scope="telegram:-5",
+        chat_id="-5",
+        thread="",
+        language="vi",
+        status="accepted",
+        created_at=1.0,
+    )
+    assert await v4.claim_event(event)
+    await v4.close()
+    current = be.make()
+    await current.open()
+    ref = ReplyRef(channel="telegram", chat_id="-5", message_id="9")
+    await current.add_replies([ref], message_id="m", conversation_id="c", user="telegram:-5")
+    row = await current.get_reply(ref)
+    assert row is not None and row.owner == ""
+    [pending] = await current.pending_events()
+    assert pending.reply_id == ""
+    await current.set_event_reply("telegram:upd:1", "77")
+    [pending] = await current.pending_events()
+    assert pending.reply_id == "77"
+    await current.add_replies(
+        [ref], message_id="m2", conversation_id="c", user="telegram:-5", owner="42"
+    )
+    row = await current.get_reply(ref)
+    assert row is not None and row.owner == "42"
+    await current.close()

@@ -55,6 +55,8 @@ class ReplyRow:
     conversation_id: str
     user: str
     rating: Rating
+    owner: str = ""
+    """The platform user who asked; in a group only they rate it ("" = anyone may)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,6 +75,8 @@ class EventRow:
     language: str
     status: EventStatus
     created_at: float
+    reply_id: str = ""
+    """The platform id of the reply message the turn had opened ("" = none yet)."""
 
 
 class Store(Protocol):
@@ -123,9 +127,16 @@ class Store(Protocol):
 
     # replies ---------------------------------------------------------------------------------
     async def add_replies(
-        self, refs: Sequence[ReplyRef], *, message_id: str, conversation_id: str, user: str
+        self,
+        refs: Sequence[ReplyRef],
+        *,
+        message_id: str,
+        conversation_id: str,
+        user: str,
+        owner: str = "",
     ) -> None:
-        """Remember that these platform messages show ClickAI message ``message_id``."""
+        """Remember that these platform messages show ClickAI message ``message_id``, asked
+        by platform user ``owner`` ("" when anyone who sees it may rate it)."""
 
     async def get_reply(self, ref: ReplyRef) -> ReplyRow | None:
         """The ClickAI message behind a platform message, if the bridge sent it."""
@@ -141,6 +152,9 @@ class Store(Protocol):
 
     async def finish_event(self, event_id: str) -> None:
         """Mark an event's reply final."""
+
+    async def set_event_reply(self, event_id: str, reply_id: str) -> None:
+        """Remember the reply message a turn opened, so an interrupted one can be closed."""
 
     async def pending_events(self) -> list[EventRow]:
         """Events accepted but never finished (the process died mid-turn), oldest first."""

@@ -14,8 +14,11 @@ from bridge.model import Rating, ReplyRef
 from bridge.store.base import ConversationRow, EventRow, EventStatus, Namespace, ReplyRow
 
 CONVERSATION_COLUMNS = 'scope, conversation_id, "user", created_at, updated_at'
-REPLY_COLUMNS = 'channel, chat_id, message_id, clickai_message_id, conversation_id, "user", rating'
+REPLY_COLUMNS = (
+    'channel, chat_id, message_id, clickai_message_id, conversation_id, "user", rating, owner'
+)
 EVENT_COLUMNS = "event_id, channel, scope, chat_id, thread, language, status, created_at"
+EVENT_READ = EVENT_COLUMNS + ", reply_id"
 
 NS = "bot = $1 AND backend = $2"
 """Every statement's first two arguments are the namespace (see :func:`ns_args`)."""
@@ -45,14 +48,14 @@ MOVE_REPLIES = (
 """Args: ns, channel, old, new. A platform id already taken under the new chat id stays behind."""
 ADD_REPLY = (
     "INSERT INTO reply (bot, backend, channel, chat_id, message_id, clickai_message_id, "
-    'conversation_id, "user", rating, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, '
-    "(SELECT r.rating FROM reply AS r WHERE r.bot = $1 AND r.backend = $2 "
-    "AND r.clickai_message_id = $6 LIMIT 1), $9) "
+    'conversation_id, "user", rating, created_at, owner) VALUES ($1, $2, $3, $4, $5, $6, $7, '
+    "$8, (SELECT r.rating FROM reply AS r WHERE r.bot = $1 AND r.backend = $2 "
+    "AND r.clickai_message_id = $6 LIMIT 1), $9, $10) "
     "ON CONFLICT (bot, backend, channel, chat_id, message_id) DO UPDATE SET "
     "rating = CASE WHEN reply.clickai_message_id = excluded.clickai_message_id "
     "THEN reply.rating ELSE excluded.rating END, "
     "clickai_message_id = excluded.clickai_message_id, "
-    'conversation_id = excluded.conversation_id, "user" = excluded."user"'
+    'conversation_id = excluded.conversation_id, "user" = excluded."user", owner = excluded.owner'
 )
 """Args: :func:`reply_args`. A new part of an already rated message inherits the rating."""
 GET_REPLY = (
@@ -67,8 +70,9 @@ CLAIM_EVENT = (
 )
 """Args: :func:`event_args`."""
 FINISH_EVENT = f"UPDATE event SET status = 'done', updated_at = $4 WHERE {NS} AND event_id = $3"
+SET_EVENT_REPLY = f"UPDATE event SET reply_id = $4, updated_at = $5 WHERE {NS} AND event_id = $3"
 PENDING_EVENTS = (
-    f"SELECT {EVENT_COLUMNS} FROM event WHERE {NS} AND status = 'accepted' ORDER BY created_at"
+    f"SELECT {EVENT_READ} FROM event WHERE {NS} AND status = 'accepted' ORDER BY created_at"
 )
 """Engines append their arrival-order tie-breaker column."""
 PRUNE_EVENTS = "DELETE FROM event WHERE status = 'done' AND created_at < $1"
@@ -116,7 +120,8 @@ def reply_args(
     conversation_id: str,
     user: str,
     now: float,
-) -> list[tuple[str, str, str, str, str, str, str, str, float]]:
+    owner: str = "",
+) -> list[tuple[str, str, str, str, str, str, str, str, float, str]]:
     """One :data:`ADD_REPLY` argument tuple per platform message."""
     return [
         (
@@ -128,6 +133,7 @@ def reply_args(
             conversation_id,
             user,
             now,
+            owner,
         )
         for ref in refs
     ]
@@ -169,11 +175,12 @@ def reply_from_row(row: Sequence[Any]) -> ReplyRow:
         conversation_id=str(row[4]),
         user=str(row[5]),
         rating=as_rating(row[6]),
+        owner=str(row[7] or ""),
     )
 
 
 def event_from_row(row: Sequence[Any]) -> EventRow:
-    """Decode a row selected with :data:`EVENT_COLUMNS`."""
+    """Decode a row selected with :data:`EVENT_READ`."""
     return EventRow(
         event_id=str(row[0]),
         channel=str(row[1]),
@@ -183,6 +190,7 @@ def event_from_row(row: Sequence[Any]) -> EventRow:
         language=str(row[5]),
         status=as_status(row[6]),
         created_at=float(row[7]),
+        reply_id=str(row[8] or ""),
     )
 
 

@@ -115,6 +115,12 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE event_v4 RENAME TO event",
         "CREATE INDEX event_status ON event (status, created_at)",
     ),
+    # v5: what a restart must not forget: the reply message a turn had opened (to close or mark
+    # it when the turn was interrupted) and who asked (only they rate an answer in a group)
+    (
+        "ALTER TABLE event ADD COLUMN reply_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE reply ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    ),
 )
 
 POSTGRES_BOOTSTRAP = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -180,6 +186,11 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE event ADD COLUMN bot TEXT NOT NULL DEFAULT '', "
         "ADD COLUMN backend TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE event DROP CONSTRAINT event_pkey, ADD PRIMARY KEY (bot, backend, event_id)",
+    ),
+    # v5: the reply a turn had opened, and who asked (see the SQLite step)
+    (
+        "ALTER TABLE event ADD COLUMN reply_id TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE reply ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
     ),
 )
 

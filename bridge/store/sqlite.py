@@ -251,12 +251,20 @@ class SqliteStore:
 
     # replies -----------------------------------------------------------------------------------
     async def add_replies(
-        self, refs: Sequence[ReplyRef], *, message_id: str, conversation_id: str, user: str
+        self,
+        refs: Sequence[ReplyRef],
+        *,
+        message_id: str,
+        conversation_id: str,
+        user: str,
+        owner: str = "",
     ) -> None:
         """Map platform messages to a ClickAI message; new parts inherit its current rating."""
         if not refs:
             return
-        args = sql.reply_args(self._ns, refs, message_id, conversation_id, user, self._now())
+        args = sql.reply_args(
+            self._ns, refs, message_id, conversation_id, user, self._now(), owner
+        )
         async with self._transaction() as conn:
             await conn.executemany(_q(sql.ADD_REPLY), args)
 
@@ -280,6 +288,10 @@ class SqliteStore:
     async def finish_event(self, event_id: str) -> None:
         """Mark an event's reply final."""
         await self._write(sql.FINISH_EVENT, (*self._ns_args, event_id, self._now()))
+
+    async def set_event_reply(self, event_id: str, reply_id: str) -> None:
+        """Remember the reply message a turn opened."""
+        await self._write(sql.SET_EVENT_REPLY, (*self._ns_args, event_id, reply_id, self._now()))
 
     async def pending_events(self) -> list[EventRow]:
         """Accepted but unfinished events, oldest first (arrival order on equal times)."""

@@ -27,7 +27,7 @@ from channels.slack.events import Identity
 from channels.slack.files import FileDownloader
 from channels.slack.handlers import Handlers
 from channels.slack.http import EVENTS_PATH, EventsEndpoint
-from channels.slack.messages import StreamSupport, Target
+from channels.slack.messages import StreamSupport, Target, close_orphaned_stream
 from channels.slack.reply import SlackReply
 from channels.slack.split import LIMIT
 
@@ -286,6 +286,12 @@ class SlackChannel:
                 file_info=self._file_info,
             )
         return await self._downloader.download(attachment, max_bytes=max_bytes)
+
+    async def close_interrupted(
+        self, chat_id: str, thread: str, reply_id: str, language: str
+    ) -> None:
+        """A native stream an earlier run left open is closed (the notice follows it)."""
+        await close_orphaned_stream(self._client, chat_id, reply_id)
 
     async def _file_info(self, file_id: str) -> dict[str, Any]:
         data = await api.call("files.info", self._client.files_info(file=file_id))

@@ -175,3 +175,18 @@ class Messenger:
             )
         except ChannelError as exc:
             log.debug("slack: loading status not set: %s", exc)
+
+
+async def close_orphaned_stream(client: AsyncWebClient, channel_id: str, ts: str) -> bool:
+    """Stop a native stream another process left open (it crashed, or lost its lease).
+
+    Best effort: True when Slack closed the stream, False when it was no longer streaming
+    (or the call failed); the text streamed so far stays as it is.
+    """
+    try:
+        await api.call("chat.stopStream", client.chat_stopStream(channel=channel_id, ts=ts))
+    except ChannelError as exc:
+        log.info("slack: left-over stream %s in %s not closed: %s", ts, channel_id, exc)
+        return False
+    log.info("slack: closed the left-over stream %s in %s", ts, channel_id)
+    return True

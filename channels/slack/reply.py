@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +88,7 @@ class SlackReply:
         self.pace_key = target.channel_id
         self.is_group = not target.is_dm
         self.wants_title = titles and agent is not None and bool(target.thread_ts)
+        self.on_message: Callable[[str], Awaitable[None]] | None = None
 
     # --- ReplyStream ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -240,10 +241,16 @@ class SlackReply:
             else:
                 self._parts.append(_Part(ts=ts, text=chunk, streaming=True))
                 self._stop_refresher()
+                await self._opened(ts)
                 return
         ts = await self._slack.send("", chunk, extras)
         self._parts.append(_Part(ts=ts, text=chunk, sealed=complete, extras=extras))
         self._stop_refresher()
+        await self._opened(ts)
+
+    async def _opened(self, ts: str) -> None:
+        if self.on_message is not None:
+            await self.on_message(ts)
 
     def _can_stream(self) -> bool:
         target = self._target

@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any
 
-from telegram import Update
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.error import BadRequest, Conflict, InvalidToken, TelegramError
 from telegram.ext import Application, ApplicationBuilder, CallbackContext, TypeHandler
 from telegram.request import HTTPXRequest
@@ -14,6 +14,7 @@ from telegram.request import HTTPXRequest
 from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.config import BridgeConfig, TelegramConfig
 from bridge.errors import AttachmentError, ChannelError, ConfigError
+from bridge.i18n import t
 from bridge.model import (
     Attachment,
     InboundMessage,
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 TgApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
 MAX_DOWNLOAD = 20 * 1000 * 1000  # Bot API getFile limit (20 MB)
+NOOP = "noop"
+"""Callback data of buttons that only show something (pressing them does nothing)."""
 HANDOFF_WAIT_S = 10.0  # a webhook update is answered 200 only once the core has taken it
 
 
@@ -301,6 +304,23 @@ class TelegramChannel:
         if len(data) > max_bytes:
             raise AttachmentError("too_large", attachment.name)
         return bytes(data)
+
+    async def close_interrupted(
+        self, chat_id: str, thread: str, reply_id: str, language: str
+    ) -> None:
+        """Mark a partial answer an earlier run left behind: a ⚠️ button under it says it is
+        incomplete (its text is unknown after a crash, so the message itself is not edited)."""
+        if not reply_id.isdigit():
+            return
+        mark = InlineKeyboardMarkup(
+            [[InlineKeyboardButton(t(language, "interrupted_mark"), callback_data=NOOP)]]
+        )
+        try:
+            await self._application.bot.edit_message_reply_markup(
+                chat_id=int(chat_id), message_id=int(reply_id), reply_markup=mark
+            )
+        except (TelegramError, ChannelError) as exc:
+            log.info("telegram: could not mark %s:%s as interrupted: %s", chat_id, reply_id, exc)
 
     # --- webhook --------------------------------------------------------------------------------
     async def _deliver(self, data: dict[str, Any]) -> int:

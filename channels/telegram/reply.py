@@ -100,6 +100,7 @@ class TelegramReply:
         self._finishing = False
         self._finish_calls = 0
         self._gone: ReplyGone | None = None
+        self.on_message: Callable[[str], Awaitable[None]] | None = None
 
     # --- ReplyStream ----------------------------------------------------------------------------
     async def start(self) -> None:
@@ -227,6 +228,8 @@ class TelegramReply:
                     msg = await self._send(text, mode, markup, first=index == 0)
                     part = _Part(msg.message_id, msg.chat.id, key, plain=plain)
                     self._parts.append(part)
+                    if self.on_message is not None:
+                        await self.on_message(str(msg.message_id))
                 elif part.gone or part.chat_id != self._target.chat_id:
                     await self._resend(part, text, mode, markup, key)
                 elif part.shown != key:

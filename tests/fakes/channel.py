@@ -6,6 +6,7 @@ import asyncio
 import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from bridge.errors import AttachmentError, ChannelError, RateLimited
 from bridge.model import (
@@ -39,6 +40,7 @@ class FakeReply:
         self.pace_key = chat_id
         self.is_group = chat_id.startswith("-")
         self.wants_title = channel.wants_title
+        self.on_message: Any = None
         self._channel = channel
         self._chat_id = chat_id
         self._shown: Shown | None = None
@@ -54,6 +56,8 @@ class FakeReply:
         self._channel.calls.append(("update", self._chat_id, text))
         if self._shown is None:
             self._shown = self._channel.post(self._chat_id, text)
+            if self.on_message is not None:
+                await self.on_message(self._shown.message_id)
         else:
             self._shown.text = text
             self._shown.edits += 1
@@ -122,6 +126,11 @@ class FakeChannel:
         if attachment.ref not in self.files:
             raise AttachmentError("download_failed", attachment.name)
         return self.files[attachment.ref]
+
+    async def close_interrupted(
+        self, chat_id: str, thread: str, reply_id: str, language: str
+    ) -> None:
+        self.calls.append(("close_interrupted", chat_id, reply_id))
 
     async def maybe_limit(self) -> None:
         await asyncio.sleep(0)

@@ -9,6 +9,7 @@ import pytest
 from tests.fakes.clickai import FakeClickAI
 from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram
+from tests.reliability.harness import Child
 
 
 @pytest.fixture
@@ -31,3 +32,11 @@ async def slack() -> AsyncIterator[FakeSlack]:
         yield fake
     finally:
         await fake.close()
+
+
+@pytest.fixture
+async def children() -> AsyncIterator[list[Child]]:
+    made: list[Child] = []
+    yield made
+    for child in made:
+        await child.close()

@@ -15,11 +15,12 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from aiohttp import ClientError, ClientSession, ClientTimeout
 
 from tests.fakes.clickai import FakeClickAI
-from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from tests.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, json_body, signed_headers
 from tests.fakes.telegram import FakeTelegram
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -181,3 +182,34 @@ def count_rows(db: Path, table: str) -> int:
         return int(conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])
     finally:
         conn.close()
+
+
+class Child:
+    """Start/kill/restart helper that never leaves a child process behind."""
+
+    def __init__(self, env: dict[str, str], workdir: Path, port: int, channel: str) -> None:
+        self.env, self.workdir, self.port, self.channel = env, workdir, port, channel
+        self.runs: list[BridgeProcess] = []
+
+    async def start(self) -> BridgeProcess:
+        proc = BridgeProcess(self.env, self.workdir, self.port, f"run{len(self.runs) + 1}")
+        self.runs.append(proc)
+        await proc.start(self.channel)
+        return proc
+
+    async def close(self) -> None:
+        for proc in self.runs:
+            await proc.close()
+
+
+async def post_event(
+    session: ClientSession, url: str, envelope: dict[str, Any], retry: int | None = None
+) -> int:
+    body = json_body(envelope)
+    try:
+        async with session.post(
+            url, data=body, headers=signed_headers(body, retry_num=retry)
+        ) as r:
+            return r.status
+    except (OSError, ClientError):
+        return 0  # connection lost: Slack treats it as a failed delivery and retries

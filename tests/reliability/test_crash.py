@@ -9,22 +9,22 @@ looks at what every chat/thread finally shows.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-from aiohttp import ClientError, ClientSession
+from aiohttp import ClientSession
 
 from tests.fakes.clickai import FakeClickAI
-from tests.fakes.slack import Events, FakeSlack, json_body, signed_headers
+from tests.fakes.slack import Events, FakeSlack
 from tests.fakes.telegram import FakeTelegram, TgUser
 from tests.reliability.harness import (
     WEBHOOK_SECRET,
     BridgeProcess,
+    Child,
     events,
     eventually,
     free_port,
+    post_event,
     slack_env,
     telegram_env,
 )
@@ -45,32 +45,6 @@ def fast(clickai: FakeClickAI) -> None:
 
 def query(n: int) -> str:
     return f"question number {n} about the reliability of bridges, asked slowly"
-
-
-class Child:
-    """Start/kill/restart helper that never leaves a child process behind."""
-
-    def __init__(self, env: dict[str, str], workdir: Path, port: int, channel: str) -> None:
-        self.env, self.workdir, self.port, self.channel = env, workdir, port, channel
-        self.runs: list[BridgeProcess] = []
-
-    async def start(self) -> BridgeProcess:
-        proc = BridgeProcess(self.env, self.workdir, self.port, f"run{len(self.runs) + 1}")
-        self.runs.append(proc)
-        await proc.start(self.channel)
-        return proc
-
-    async def close(self) -> None:
-        for proc in self.runs:
-            await proc.close()
-
-
-@pytest.fixture
-async def children() -> AsyncIterator[list[Child]]:
-    made: list[Child] = []
-    yield made
-    for child in made:
-        await child.close()
 
 
 # --- Telegram polling -------------------------------------------------------------------------
@@ -221,19 +195,6 @@ class KillOnUsersInfo(FakeSlack):
             if victim.proc is not None:
                 victim.proc.kill()
         return await super()._api(request)
-
-
-async def post_event(
-    session: ClientSession, url: str, envelope: dict[str, Any], retry: int | None = None
-) -> int:
-    body = json_body(envelope)
-    try:
-        async with session.post(
-            url, data=body, headers=signed_headers(body, retry_num=retry)
-        ) as r:
-            return r.status
-    except (OSError, ClientError):
-        return 0  # connection lost: Slack treats it as a failed delivery and retries
 
 
 async def test_slack_kill_mid_stream_and_before_the_claim_then_slack_retries(

@@ -8,9 +8,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from aiohttp import ClientSession
+
+from bridge.i18n import t
 from tests.channels import test_slack_e2e as slack_e2e
 from tests.fakes.clickai import FakeClickAI
-from tests.fakes.slack import FakeSlack
+from tests.fakes.slack import Events, FakeSlack
+from tests.fakes.telegram import FakeTelegram, TgUser
+from tests.reliability.harness import (
+    Child,
+    events,
+    eventually,
+    free_port,
+    post_event,
+    slack_env,
+    telegram_env,
+)
+from tests.reliability.outcomes import slack_texts, telegram_texts
+
+ANN = TgUser(id=321, first_name="Ann", language_code="en")
 
 
 async def test_slack_thread_follow_ups_are_answered_after_a_restart(
@@ -43,3 +59,61 @@ async def test_slack_thread_follow_ups_are_answered_after_a_restart(
     first, second = clickai.calls("chat-messages")
     assert second.json["conversation_id"] == clickai.conversations(first.json["user"])[0]["id"]
     assert slack.thread("C1", "1699999999.000100") == []
+
+
+async def test_a_slack_stream_left_open_by_a_crash_is_closed_with_the_notice(
+    slack: FakeSlack, clickai: FakeClickAI, tmp_path: Path, children: list[Child]
+) -> None:
+    db, port = tmp_path / "bridge.db", free_port()
+    child = Child(slack_env(slack, clickai, db, port), tmp_path, port, "slack")
+    children.append(child)
+    first = await child.start()
+    clickai.deltas, clickai.delta_delay = 40, 0.25  # ~10 s: killed mid-stream
+    events_ = Events()
+    mention = events_.mention("tell me slowly", channel="C4")
+    async with ClientSession() as session:
+        assert (
+            await post_event(session, f"{first.base}/slack/events", events_.envelope(mention))
+            == 200
+        )
+
+        def streaming() -> bool:
+            return any(m.streaming and m.body for m in slack.thread("C4", mention["ts"]))
+
+        await eventually(streaming, 20, "a native stream shows part of the answer")
+        [partial] = slack.thread("C4", mention["ts"])
+        await first.kill()
+        assert slack.message(partial.ts).streaming  # left open by the crash
+        await child.start()
+        event_id = f"slack:C4:{mention['ts']}"
+        await eventually(lambda: events(db).get(event_id) == "done", 20, "recovered")
+    stops = [c for c in slack.calls_to("chat.stopStream") if c.get("ts") == partial.ts]
+    assert len(stops) == 1
+    assert not slack.message(partial.ts).streaming
+    texts = slack_texts(slack, "C4", mention["ts"])
+    assert texts[-1] == t("en", "interrupted")
+    assert len(clickai.calls("chat-messages")) == 1
+
+
+async def test_a_telegram_partial_reply_left_by_a_crash_is_marked_incomplete(
+    tg: FakeTelegram, clickai: FakeClickAI, tmp_path: Path, children: list[Child]
+) -> None:
+    db, port = tmp_path / "bridge.db", free_port()
+    child = Child(telegram_env(tg, clickai, db, port), tmp_path, port, "telegram")
+    children.append(child)
+    first = await child.start()
+    clickai.deltas, clickai.delta_delay = 40, 0.25
+    update = tg.push(tg.text(ANN.id, ANN, "tell me slowly"))
+    await eventually(lambda: bool(telegram_texts(tg, ANN.id)), 20, "a partial answer")
+    await first.kill()
+    [partial] = tg.chat(ANN.id).bot_messages()
+    assert partial.buttons() == []
+    await child.start()
+    event_id = f"telegram:upd:{update['update_id']}"
+    await eventually(lambda: events(db).get(event_id) == "done", 20, "recovered")
+    await eventually(lambda: len(tg.chat(ANN.id).bot_messages()) == 2, 10, "the notice")
+    partial_now, notice = tg.chat(ANN.id).bot_messages()
+    assert partial_now.message_id == partial.message_id
+    assert partial_now.buttons() == [t("en", "interrupted_mark")]
+    assert notice.text == t("en", "interrupted")
+    assert len(clickai.calls("chat-messages")) == 1
