@@ -94,6 +94,8 @@ class Sender:
     id: str
     display_name: str = ""
     is_bot: bool = False
+    is_admin: bool = False
+    """A chat admin (Telegram) / workspace admin or owner (Slack): may ``/stop`` any answer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -158,6 +160,8 @@ class FeedbackOutcome:
     found: bool
     rating: Rating = None
     ok: bool = True
+    allowed: bool = True
+    """False when someone other than the person who asked tried to rate the answer."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -239,8 +243,11 @@ class Intake(Protocol):
         """
         ...
 
-    async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
-        """Rate a bot reply. With ``toggle`` the same rating again clears it."""
+    async def feedback(
+        self, ref: ReplyRef, rating: Rating, *, toggle: bool, by: str = ""
+    ) -> FeedbackOutcome:
+        """Rate a bot reply as platform user ``by``. With ``toggle`` the same rating again
+        clears it. Only the person who asked may rate an answer (``allowed`` False otherwise)."""
         ...
 
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:

@@ -125,11 +125,16 @@ class Relay:
         self._tasks.spawn(self._handle(msg), name=f"turn {msg.event_id}")
         return IntakeResult.CLAIMED
 
-    async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
+    async def feedback(
+        self, ref: ReplyRef, rating: Rating, *, toggle: bool, by: str = ""
+    ) -> FeedbackOutcome:
         store = self._store_of(ref.channel)
         row = await store.get_reply(ref)
         if row is None:
             return FeedbackOutcome(found=False)
+        if row.owner and by != row.owner:
+            log.info("%s: %s may not rate %s (asked by %s)", ref.channel, by, ref, row.owner)
+            return FeedbackOutcome(found=True, rating=row.rating, allowed=False)
         new = None if toggle and row.rating == rating else rating
         if new is None and row.rating is None:
             return FeedbackOutcome(found=True, rating=None)
@@ -152,7 +157,7 @@ class Relay:
 
     async def has_conversation(self, key: ThreadKey) -> bool:
         try:
-            return await self._store.get_conversation(key.scope) is not None
+            return await self._store_of(key.channel).get_conversation(key.scope) is not None
         except Exception as exc:
             log.warning("%s: cannot look up %s (%s)", key.channel, key.scope, exc)
             return False
@@ -362,6 +367,13 @@ class Relay:
         return self._pacers[msg.key.channel].open(reply)
 
     async def _stop(self, msg: InboundMessage) -> None:
+        state = self._running.get(msg.key.scope)
+        if state and state.owner and state.owner != msg.sender.id and not msg.sender.is_admin:
+            log.info(
+                "%s: %s may not stop %s's answer", msg.key.channel, msg.sender.id, state.owner
+            )
+            await self._notify(msg, t(msg.language, "stop_not_yours"))
+            return
         if not await self.stop_turn(msg.key):
             await self._notify(msg, t(msg.language, "nothing_to_stop"))
 
@@ -369,7 +381,7 @@ class Relay:
         channel = self._channels[msg.key.channel]
         scope = msg.key.scope
         row = await self._store_of(msg.key.channel).get_conversation(scope)
-        state = TurnState(user=row.user if row else scope)
+        state = TurnState(user=row.user if row else scope, owner=msg.sender.id)
         reply = channel.open_reply(msg)
         reply.on_message = self._remember_reply(msg)
         paced = self._pacers[msg.key.channel].open(reply)

@@ -162,7 +162,7 @@ class _Session:
         # The newest answer is always stored under LAST_REPLY, so this also works on the last
         # answer of an earlier session.
         ref = ReplyRef(channel="console", chat_id=self.console.key.chat_id, message_id=LAST_REPLY)
-        outcome = await self.relay.feedback(ref, rating, toggle=True)
+        outcome = await self.relay.feedback(ref, rating, toggle=True, by=self.console.key.chat_id)
         if not outcome.ok:
             key = "feedback_failed"
         elif not outcome.found:

@@ -63,6 +63,8 @@ class TurnState:
     """A running turn, visible to ``/stop`` and to shutdown."""
 
     user: str
+    owner: str = ""
+    """The platform user who asked: only they (or a chat admin) stop it, only they rate it."""
     task_id: str = ""
     text: str = ""
     stop_requested: bool = False
@@ -229,6 +231,7 @@ class TurnRunner:
                     message_id=answer.message_id,
                     conversation_id=answer.conversation_id,
                     user=state.user,
+                    owner=state.owner,
                 )
             except Exception:
                 log.exception(

@@ -256,8 +256,10 @@ async def test_feedback_like_then_toggle_clears(rig: Rig) -> None:
     await rig.relay.submit(rig.channel.message("rate me"))
     await rig.settle()
     ref = ReplyRef(channel="fake", chat_id="42", message_id=rig.channel.chat("42")[0].message_id)
-    first = await rig.relay.feedback(ref, "like", toggle=True)
-    second = await rig.relay.feedback(ref, "like", toggle=True)
+    first = await rig.relay.feedback(ref, "like", toggle=True, by="7")
+    second = await rig.relay.feedback(ref, "like", toggle=True, by="7")
+    stranger = await rig.relay.feedback(ref, "dislike", toggle=True, by="8")
+    assert (stranger.found, stranger.allowed) == (True, False)
     assert (first.found, first.rating, first.ok) == (True, "like", True)
     assert (second.found, second.rating, second.ok) == (True, None, True)
     bodies = [c.json for c in rig.fake.calls("feedbacks")]

@@ -227,6 +227,7 @@ def inbound(
     language: str,
     attachments: tuple[Attachment, ...],
     display_name: str = "",
+    is_admin: bool = False,
 ) -> InboundMessage:
     """Build the normalised message; ``event_id`` names the Slack message itself.
 
@@ -239,7 +240,7 @@ def inbound(
         key=key,
         event_id=f"{CHANNEL}:{route.channel_id}:{route.ts}",
         message_id=route.ts,
-        sender=Sender(id=route.user_id, display_name=display_name),
+        sender=Sender(id=route.user_id, display_name=display_name, is_admin=is_admin),
         text=text,
         attachments=attachments,
         is_direct=True,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bridge.i18n import t
-from bridge.model import Rating
+from bridge.model import FeedbackOutcome, Rating
 from bridge.render import md_to_slack_mrkdwn
 from channels.slack.agent import suggestion_block
 
@@ -157,12 +157,14 @@ def click_of(body: Mapping[str, Any]) -> Click | None:
     )
 
 
-def confirmation_key(found: bool, ok: bool, rating: Rating) -> str:
+def confirmation_key(outcome: FeedbackOutcome) -> str:
     """The i18n key of the ephemeral note after a click."""
-    if not found:
+    if not outcome.found:
         return "feedback_unknown"
-    if not ok:
+    if not outcome.allowed:
+        return "feedback_not_yours"
+    if not outcome.ok:
         return "feedback_failed"
     return {"like": "feedback_like", "dislike": "feedback_dislike"}.get(
-        rating or "", "feedback_cleared"
+        outcome.rating or "", "feedback_cleared"
     )

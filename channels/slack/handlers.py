@@ -14,7 +14,15 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.config import BridgeConfig, SlackConfig
 from bridge.errors import ChannelError
 from bridge.i18n import pick_language, t
-from bridge.model import Attachment, Intake, IntakeResult, Rating, ReplyRef, ThreadKey
+from bridge.model import (
+    Attachment,
+    FeedbackOutcome,
+    Intake,
+    IntakeResult,
+    Rating,
+    ReplyRef,
+    ThreadKey,
+)
 from bridge.tasks import KeyedLocks, TaskSet
 from channels.slack import api
 from channels.slack.agent import (
@@ -83,7 +91,7 @@ class Handlers(AgentSurfaces):
         self._prompted: Bounded[str, bool] = Bounded(MEMORY)
         self._active: Bounded[tuple[str, str], bool] = Bounded(MEMORY)
         self._refused: Bounded[tuple[str, str], bool] = Bounded(MEMORY)
-        self._users: Bounded[str, tuple[str, str, float]] = Bounded(MEMORY)
+        self._users: Bounded[str, tuple[str, str, float, bool]] = Bounded(MEMORY)
         self._order = KeyedLocks()
 
     def register(self, app: AsyncApp) -> None:
@@ -200,6 +208,7 @@ class Handlers(AgentSurfaces):
             language=language,
             attachments=files,
             display_name=name,
+            is_admin=self._is_admin(found.user_id),
         )
         if not files and local_command(msg.text) == "help":
             await self._post(found.channel_id, msg.reply_thread, t(language, "slack_help"))
@@ -257,7 +266,7 @@ class Handlers(AgentSurfaces):
         team = text_of(event, "user_team") or text_of(event, "team") or text_of(body, "team_id")
         if not self._allowed(team, channel_id, user):
             return
-        await self._feedback(channel_id, text_of(item, "ts"), rating if added else None)
+        await self._feedback(channel_id, text_of(item, "ts"), rating if added else None, user)
 
     async def _click(self, body: Mapping[str, Any], action: Mapping[str, Any]) -> None:
         rating, click = action_rating(action), click_of(body)
@@ -267,22 +276,21 @@ class Handlers(AgentSurfaces):
             click.team_id or text_of(body, "team_id"), click.channel_id, click.user_id
         ):
             return
-        outcome = await self._feedback(click.channel_id, click.message_ts, rating)
+        outcome = await self._feedback(click.channel_id, click.message_ts, rating, click.user_id)
         if outcome is None or not click.user_id:
             return
         language, _ = await self._user(click.user_id)
-        note = t(language, confirmation_key(*outcome))
+        note = t(language, confirmation_key(outcome))
         await self._ephemeral(click.channel_id, click.user_id, click.thread_ts, note)
 
     async def _feedback(
-        self, channel_id: str, ts: str, rating: Rating
-    ) -> tuple[bool, bool, Rating] | None:
+        self, channel_id: str, ts: str, rating: Rating, user_id: str
+    ) -> FeedbackOutcome | None:
         intake = self.intake
         if intake is None or not channel_id or not ts:
             return None
         ref = ReplyRef(channel=CHANNEL, chat_id=channel_id, message_id=ts)
-        outcome = await intake.feedback(ref, rating, toggle=False)
-        return outcome.found, outcome.ok, outcome.rating
+        return await intake.feedback(ref, rating, toggle=False, by=user_id)
 
     # --- access, users, files -----------------------------------------------------------------
     def _allowed(self, team_id: str, channel_id: str, user_id: str) -> bool:
@@ -311,7 +319,7 @@ class Handlers(AgentSurfaces):
         cached = self._users.get(user_id)
         if cached is not None and cached[2] > now:
             return cached[0], cached[1]
-        language, name, ttl = self._default_language, "", USER_TTL_S
+        language, name, ttl, admin = self._default_language, "", USER_TTL_S, False
         try:
             data = await api.call(
                 "users.info", self._client.users_info(user=user_id, include_locale=True)
@@ -327,8 +335,14 @@ class Handlers(AgentSurfaces):
                 profile = profile if isinstance(profile, Mapping) else {}
                 name = text_of(profile, "display_name") or text_of(profile, "real_name")
                 name = name or text_of(user, "real_name") or text_of(user, "name")
-        self._users.put(user_id, (language, name, now + ttl))
+                admin = bool(user.get("is_admin") or user.get("is_owner"))
+        self._users.put(user_id, (language, name, now + ttl, admin))
         return language, name
+
+    def _is_admin(self, user_id: str) -> bool:
+        """Workspace admins and owners (from the cached ``users.info``) may stop any answer."""
+        cached = self._users.get(user_id)
+        return bool(cached and cached[3])
 
     async def _attachments(self, event: Mapping[str, Any]) -> tuple[Attachment, ...]:
         files = event.get("files")

@@ -134,6 +134,7 @@ class TelegramChannel:
                     chat, thread, group, quote, False
                 ),
                 markup=self._markup,
+                bot=lambda: self._application.bot,
                 flood=self.flood,
                 stops=self._stops,
             )
@@ -276,6 +277,7 @@ class TelegramChannel:
             reply_to=reply_to,
             drafts=drafts,
             stops=self._stops if drafts else None,
+            on_buttons=self._markup.note,
             interval_s=self._interval(target.chat_id),
             typing_every_s=self._typing_every,
         )

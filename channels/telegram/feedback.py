@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Literal
 
@@ -33,6 +34,7 @@ LIKE, DISLIKE = "👍", "👎"
 CALLBACK_LIKE, CALLBACK_DISLIKE = "fb:like", "fb:dislike"
 _CALLBACKS: dict[str, Rating] = {CALLBACK_LIKE: "like", CALLBACK_DISLIKE: "dislike"}
 Ignore = Literal["ignore"]
+SHOWN_KEPT = 10_000
 
 
 def feedback_markup(rating: Rating = None) -> InlineKeyboardMarkup:
@@ -80,6 +82,8 @@ def reaction_rating(old: Sequence[ReactionType], new: Sequence[ReactionType]) ->
 def outcome_text(language: str, outcome: FeedbackOutcome) -> str:
     if not outcome.found:
         return t(language, "feedback_unknown")
+    if not outcome.allowed:
+        return t(language, "feedback_not_yours")
     if not outcome.ok:
         return t(language, "feedback_failed")
     if outcome.rating is None:
@@ -107,9 +111,22 @@ class MarkupSync:
         self._tasks = tasks
         self._want: dict[tuple[int, int], InlineKeyboardMarkup] = {}
         self._next: dict[int, float] = {}
+        self._shown: OrderedDict[tuple[int, int], InlineKeyboardMarkup] = OrderedDict()
+
+    def note(self, chat_id: int, message_id: int, markup: InlineKeyboardMarkup) -> None:
+        """Remember the buttons a message shows (kept for the last ``SHOWN_KEPT`` messages)."""
+        self._shown[(chat_id, message_id)] = markup
+        self._shown.move_to_end((chat_id, message_id))
+        while len(self._shown) > SHOWN_KEPT:
+            self._shown.popitem(last=False)
+
+    def shown(self, chat_id: int, message_id: int) -> InlineKeyboardMarkup | None:
+        """The buttons this process last put on a message (None: unknown or none)."""
+        return self._shown.get((chat_id, message_id))
 
     def request(self, chat_id: int, message_id: int, markup: InlineKeyboardMarkup) -> None:
         key = (chat_id, message_id)
+        self.note(chat_id, message_id, markup)
         running = key in self._want
         self._want[key] = markup
         if not running:
@@ -168,12 +185,12 @@ async def on_callback(
         channel=CHANNEL, chat_id=str(message.chat.id), message_id=str(message.message_id)
     )
     try:
-        outcome = await intake.feedback(ref, rating, toggle=True)
+        outcome = await intake.feedback(ref, rating, toggle=True, by=str(query.from_user.id))
     except Exception:
         log.exception("telegram: feedback on %s:%s failed", ref.chat_id, ref.message_id)
         outcome = FeedbackOutcome(found=True, ok=False)
     await answer_query(query, outcome_text(language, outcome), flood)
-    if outcome.found and outcome.ok:
+    if outcome.found and outcome.ok and outcome.allowed:
         current = message.reply_markup if isinstance(message, Message) else None
         wanted = rated_markup(current, outcome.rating)
         if current != wanted:
@@ -189,14 +206,24 @@ async def answer_query(query: CallbackQuery, text: str | None, flood: FloodBudge
         log.info("telegram: cannot answer callback query: %s", exc.message)
 
 
-async def on_reaction(update: MessageReactionUpdated, *, intake: Intake) -> None:
-    """A reaction change on a bot reply: 👍/👎 added rates it, removing it clears the rating."""
+async def on_reaction(update: MessageReactionUpdated, *, intake: Intake, sync: MarkupSync) -> None:
+    """A reaction change on a bot reply: 👍/👎 added rates it, removing it clears the rating;
+    the buttons then show the same rating (✓), so the next press toggles from it."""
     rating = reaction_rating(update.old_reaction, update.new_reaction)
     if rating == "ignore":
         return
     ref = ReplyRef(channel=CHANNEL, chat_id=str(update.chat.id), message_id=str(update.message_id))
-    outcome = await intake.feedback(ref, rating, toggle=False)
+    by = str(update.user.id) if update.user is not None else ""
+    outcome = await intake.feedback(ref, rating, toggle=False, by=by)
     if not outcome.found:
         log.debug("telegram: reaction on unknown message %s:%s", ref.chat_id, ref.message_id)
+    elif not outcome.allowed:
+        log.debug("telegram: reaction by %s on someone else's answer ignored", by or "?")
     elif not outcome.ok:
         log.warning("telegram: reaction feedback on %s:%s failed", ref.chat_id, ref.message_id)
+    elif (current := sync.shown(update.chat.id, update.message_id)) is not None:
+        # Only a message known to carry the buttons is marked (not another part of a long
+        # answer; after a restart the next press shows the rating instead).
+        wanted = rated_markup(current, outcome.rating)
+        if wanted != current:
+            sync.request(update.chat.id, update.message_id, wanted)

@@ -6,9 +6,11 @@ import asyncio
 import logging
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
-from telegram import CallbackQuery, Message, MessageReactionUpdated, Update
+from telegram import Bot, CallbackQuery, ChatMember, Message, MessageReactionUpdated, Update
+from telegram.error import TelegramError
 from telegram.ext import CallbackContext
 
 from bridge.budget import FloodBudget
@@ -51,6 +53,7 @@ class Inbound:
         tasks: TaskSet,
         reply: ReplyFactory,
         markup: MarkupSync,
+        bot: Callable[[], Bot],
         flood: FloodBudget | None = None,
         stops: DraftStops | None = None,
     ) -> None:
@@ -61,6 +64,7 @@ class Inbound:
         self._tasks = tasks
         self._reply = reply
         self._markup = markup
+        self._bot = bot
         self._flood = flood
         self._stops = stops
         self._users = frozenset(config.allowed_user_ids)
@@ -141,6 +145,8 @@ class Inbound:
             elif name == "ask":
                 self._answer(message, language, notice=t(language, "tg_ask_empty"))
             return None
+        if name == "stop" and not private:
+            sender = replace(sender, is_admin=await self._is_admin(message.chat.id, sender.id))
         thread = norm.thread_of(message)
         inbound = InboundMessage(
             key=norm.thread_key(message, sender, self._config.group_scope),
@@ -155,6 +161,19 @@ class Inbound:
             reply_thread=str(thread) if thread is not None else "",
         )
         return await self._intake.submit(inbound)
+
+    async def _is_admin(self, chat_id: int, user_id: str) -> bool:
+        """A group's creator or administrators may /stop anyone's answer (getChatMember)."""
+        if user_id == str(chat_id):
+            return True  # an anonymous admin, speaking as the group itself
+        if not user_id.isdigit():
+            return False
+        try:
+            member = await self._bot().get_chat_member(chat_id, int(user_id))
+        except TelegramError as exc:
+            log.info("telegram: getChatMember in %s failed (%s); not an admin", chat_id, exc)
+            return False
+        return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
     async def _on_callback(self, query: CallbackQuery) -> None:
         chat_id = query.message.chat.id if query.message is not None else None
@@ -213,7 +232,7 @@ class Inbound:
     async def _on_reaction(self, reaction: MessageReactionUpdated) -> None:
         user_id = reaction.user.id if reaction.user is not None else None
         if self.allowed(user_id, reaction.chat.id):
-            await on_reaction(reaction, intake=self._intake)
+            await on_reaction(reaction, intake=self._intake, sync=self._markup)
 
     # --- answers the channel gives itself ------------------------------------------------------
     def _refuse(self, message: Message, language: str) -> None:

@@ -71,6 +71,7 @@ class TelegramReply:
         reply_to: int | None = None,
         drafts: bool = False,
         stops: DraftStops | None = None,
+        on_buttons: Callable[[int, int, InlineKeyboardMarkup], None] | None = None,
         interval_s: float = 1.0,
         limit: int = TELEGRAM_LIMIT,
         typing_every_s: float = TYPING_EVERY_S,
@@ -86,6 +87,7 @@ class TelegramReply:
         self._draft_id = secrets.randbelow(2**31 - 2) + 1 if drafts and not is_group else 0
         self._draft_shown = ""
         self._stops = stops
+        self._on_buttons = on_buttons
         self._stop_shown = False  # the draft shows a stop button: a press must find this reply
         self._stop_pressed = False
         self._interval = interval_s
@@ -174,6 +176,9 @@ class TelegramReply:
             for j, entry in enumerate(entries):
                 markup = buttons if j == last_answer else None
                 await self._put(base + j, entry.content, markup, final=True)
+                if markup is not None and self._on_buttons is not None:
+                    part = self._parts[base + j]
+                    self._on_buttons(part.chat_id, part.message_id, markup)
             await self._drop_surplus(base + len(entries))
             await self._send_files(files)
         finally:

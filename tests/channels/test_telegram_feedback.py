@@ -130,7 +130,10 @@ async def test_reactions_rate_and_clear(
         (None, False),
     ]
     assert intake.ratings[(str(ANN.id), str(mid))] is None
-    assert tg.calls_to("editMessageReplyMarkup") == []
+    # The buttons follow the reactions (✓ on the current rating), ending with none marked.
+    assert tg.calls_to("editMessageReplyMarkup")
+    await channel.idle()
+    assert sent.buttons() == ["👍", "👎"]
 
 
 def test_reaction_diff_rules():

@@ -92,8 +92,10 @@ class _Base:
         """The stream of message ``ts`` expires server-side (what was streamed stays)."""
         self.message(ts).streaming = False
 
-    def add_user(self, user_id: str, *, locale: str = "en-US", name: str = "") -> None:
-        self.users[user_id] = {"locale": locale, "name": name or user_id.lower()}
+    def add_user(
+        self, user_id: str, *, locale: str = "en-US", name: str = "", admin: bool = False
+    ) -> None:
+        self.users[user_id] = {"locale": locale, "name": name or user_id.lower(), "admin": admin}
 
     def add_file(
         self, name: str, data: bytes, mimetype: str, *, route: str = "files"

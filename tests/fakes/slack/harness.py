@@ -59,7 +59,9 @@ class RecordingIntake:
         self.accepted.append(msg)
         return IntakeResult.CLAIMED
 
-    async def feedback(self, ref: ReplyRef, rating: Rating, *, toggle: bool) -> FeedbackOutcome:
+    async def feedback(
+        self, ref: ReplyRef, rating: Rating, *, toggle: bool, by: str = ""
+    ) -> FeedbackOutcome:
         self.feedback_calls.append((ref, rating, toggle))
         found = (ref.chat_id, ref.message_id) in self.known_replies
         return FeedbackOutcome(found=found, rating=rating if found else None, ok=self.feedback_ok)

@@ -161,6 +161,8 @@ class _Methods(_Base):
             "id": args["user"],
             "name": user["name"],
             "profile": {"display_name": user["name"]},
+            "is_admin": bool(user.get("admin")),
+            "is_owner": False,
         }
         if str(args.get("include_locale")).lower() in ("1", "true"):
             out["locale"] = user["locale"]

@@ -66,6 +66,8 @@ class _Base:
         self._file_ids = itertools.count(1)
         self.commands: dict[tuple[str, str], list[dict[str, str]]] = {}
         self.callback_answers: list[dict[str, Any]] = []
+        self.admins: dict[int, set[int]] = {}
+        """chat id → ids of its administrators (``getChatMember``)."""
         self._runner: web.AppRunner | None = None
         self._closing = False
         self.url = ""

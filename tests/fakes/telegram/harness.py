@@ -42,7 +42,7 @@ class RecordingIntake:
         self._changed.set()
         return IntakeResult.CLAIMED
 
-    async def feedback(self, ref: Any, rating: Any, *, toggle: bool) -> Any:
+    async def feedback(self, ref: Any, rating: Any, *, toggle: bool, by: str = "") -> Any:
         from bridge.model import FeedbackOutcome
 
         self.feedbacks.append((ref, rating, toggle))
