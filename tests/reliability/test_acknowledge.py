@@ -14,10 +14,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from bridge.model import InboundMessage, IntakeResult
 from tests.channels import test_slack_e2e as slack_e2e
 from tests.channels import test_telegram_e2e as tg_e2e
 from tests.fakes.clickai import FakeClickAI
-from tests.fakes.slack import APP_TOKEN, FakeSlack
+from tests.fakes.slack import APP_TOKEN, FakeSlack, RecordingIntake, running_slack
 from tests.fakes.telegram import FakeTelegram, TgUser, eventually
 
 ANN = TgUser(id=111, first_name="Ann", language_code="en")
@@ -134,3 +135,20 @@ async def test_slack_socket_mode_acks_only_after_the_claim(
         [answer] = slack.thread("C1", mention["ts"])
         assert answer.body == "You said: over the socket"
         assert not ack.done()
+
+
+class RaisingIntake(RecordingIntake):
+    """A core whose claim blows up (a bug, not a store error): the handler raises."""
+
+    async def submit(self, msg: InboundMessage) -> IntakeResult:
+        self.messages.append(msg)
+        raise RuntimeError("claim blew up")
+
+
+async def test_slack_http_a_handler_that_raised_is_not_acknowledged() -> None:
+    async with running_slack(start=False) as h:
+        intake = RaisingIntake()
+        await h.channel.start(intake)
+        status = await h.send(h.events.mention("boom"), event_id="EvBoom")
+        assert status == 503  # Slack retries it
+        assert len(intake.messages) == 1
