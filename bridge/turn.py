@@ -188,7 +188,9 @@ class TurnRunner:
             if not final.done():
                 log.info("%s: shutdown during the final send; letting it complete", scope)
                 await asyncio.wait({final}, timeout=FINAL_SEND_GRACE_S)
-            if final.done() and not final.cancelled():
+            if not final.done():
+                final.cancel()  # hopeless: the caller sends the restart notice instead
+            elif not final.cancelled():
                 final.exception()  # retrieved: the caller only sees the cancellation
             raise
         if answer.conversation_id != conversation_id:
