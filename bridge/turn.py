@@ -102,6 +102,17 @@ class _Final:
     suggestions: tuple[str, ...]
 
 
+class _Options:
+    """The turn options, and how to find them while the app mode is still unknown."""
+
+    def __init__(
+        self, options: TurnOptions, detect: Callable[[], Awaitable[TurnOptions]] | None
+    ) -> None:
+        self.options = options
+        self.detect = detect
+        self.lock = asyncio.Lock()
+
+
 class TurnRunner:
     """Runs turns; stateless apart from its collaborators."""
 
@@ -118,18 +129,21 @@ class TurnRunner:
         and again before each later one until it succeeds; ``options`` are used after that."""
         self._clickai = clickai
         self._store = store
-        self._opts = options
         self.extras = extras or AppExtras(clickai, suggestions=options.suggestions)
-        self._detect = detect
-        self._detecting = asyncio.Lock()
+        self._mode = _Options(options, detect)  # shared by every scoped() view
+
+    @property
+    def _opts(self) -> TurnOptions:
+        return self._mode.options
 
     async def _ensure_options(self) -> None:
-        if self._detect is None:
+        mode = self._mode
+        if mode.detect is None:
             return
-        async with self._detecting:
-            if self._detect is not None:
-                self._opts = await self._detect()
-                self._detect = None
+        async with mode.lock:
+            if mode.detect is not None:
+                mode.options = await mode.detect()
+                mode.detect = None
 
     @property
     def max_file_bytes(self) -> int:
