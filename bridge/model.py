@@ -44,6 +44,10 @@ class IntakeResult(StrEnum):
     def acknowledged(self) -> bool:
         return self in (IntakeResult.CLAIMED, IntakeResult.DUPLICATE)
 
+    def __bool__(self) -> bool:
+        """True only for ``CLAIMED`` (what ``submit`` returning ``True`` used to mean)."""
+        return self is IntakeResult.CLAIMED
+
 
 def all_acknowledged(results: Iterable[IntakeResult | None]) -> bool:
     """True when a delivery may be acked: every message it carried was claimed or a duplicate

@@ -12,7 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bridge.config import SlackConfig
 from bridge.errors import ChannelError
 from bridge.i18n import t
-from bridge.model import InboundMessage, Intake, Sender, ThreadKey
+from bridge.model import InboundMessage, Intake, IntakeResult, Sender, ThreadKey
 from channels.slack import api
 from channels.slack.agent import AgentThread, Sessions, asked_blocks, prompts, suggestion_of
 from channels.slack.events import (
@@ -179,7 +179,7 @@ class AgentSurfaces:
                 is_dm=is_dm,
             ),
         )
-        if not await intake.submit(msg):
+        if await intake.submit(msg) is not IntakeResult.CLAIMED:
             return
         message = body.get("message")
         message = message if isinstance(message, Mapping) else {}

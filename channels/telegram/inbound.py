@@ -78,8 +78,8 @@ class Inbound:
         if update.message is not None:
             return await self._on_message(update, update.message)
         if update.callback_query is not None:
-            await self._on_callback(update.callback_query)
-        elif update.message_reaction is not None:
+            return await self._on_callback(update.callback_query)
+        if update.message_reaction is not None:
             await self._on_reaction(update.message_reaction)
         elif update.my_chat_member is not None:
             change = update.my_chat_member
@@ -175,11 +175,10 @@ class Inbound:
             return False
         return member.status in (ChatMember.OWNER, ChatMember.ADMINISTRATOR)
 
-    async def _on_callback(self, query: CallbackQuery) -> None:
+    async def _on_callback(self, query: CallbackQuery) -> IntakeResult | None:
         chat_id = query.message.chat.id if query.message is not None else None
         if is_suggestion(query.data):
-            await self._on_suggestion(query)
-            return
+            return await self._on_suggestion(query)
         await on_callback(
             query,
             intake=self._intake,
@@ -188,6 +187,7 @@ class Inbound:
             sync=self._markup,
             flood=self._flood,
         )
+        return None
 
     async def _on_stop_press(self, press: StopPress) -> None:
         """A draft's stop button (private chats only): stop that chat's running turn."""
@@ -199,18 +199,18 @@ class Inbound:
             )
         await self._intake.stop_turn(ThreadKey(channel=CHANNEL, chat_id=str(press.chat_id)))
 
-    async def _on_suggestion(self, query: CallbackQuery) -> None:
+    async def _on_suggestion(self, query: CallbackQuery) -> IntakeResult | None:
         """A tap on a suggested question asks it, once, in the conversation of that chat."""
         user = query.from_user
         language = self._language(user.language_code)
         tap = tap_of(query)
         if tap is None:
             await answer_query(query, t(language, "suggestion_gone"), self._flood)
-            return
+            return None
         message = tap.message
         if not self.allowed(user.id, message.chat.id):
             await answer_query(query, t(language, "access_denied"), self._flood)
-            return
+            return None
         sender = Sender(id=str(user.id), display_name=user.full_name)
         thread = norm.thread_of(message)
         inbound = InboundMessage(
@@ -223,11 +223,15 @@ class Inbound:
             language=language,
             reply_thread=str(thread) if thread is not None else "",
         )
-        fresh = not tap.asked_before and await self._intake.submit(inbound)
+        result = None if tap.asked_before else await self._intake.submit(inbound)
+        fresh = result is IntakeResult.CLAIMED
+        if result is not None and not result.acknowledged:
+            return result  # not claimed: Telegram delivers the tap again
         await answer_query(query, None if fresh else t(language, "suggestion_asked"), self._flood)
         if fresh:
             marked = asked_markup(message.reply_markup, tap.index)
             self._markup.request(message.chat.id, message.message_id, marked)
+        return result
 
     async def _on_reaction(self, reaction: MessageReactionUpdated) -> None:
         user_id = reaction.user.id if reaction.user is not None else None
