@@ -6,6 +6,7 @@ store, never from memory the old process had.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 from aiohttp import ClientSession
@@ -27,6 +28,18 @@ from tests.reliability.harness import (
 from tests.reliability.outcomes import slack_texts, telegram_texts
 
 ANN = TgUser(id=321, first_name="Ann", language_code="en")
+
+
+def reply_noted(db: Path, event_id: str) -> bool:
+    """The store has noted the reply message the turn opened (what recovery closes)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = conn.execute("SELECT reply_id FROM event WHERE event_id = ?", (event_id,))
+        return any(row[0] for row in rows)
+    except sqlite3.OperationalError:
+        return False
+    finally:
+        conn.close()
 
 
 async def test_slack_thread_follow_ups_are_answered_after_a_restart(
@@ -81,11 +94,12 @@ async def test_a_slack_stream_left_open_by_a_crash_is_closed_with_the_notice(
             return any(m.streaming and m.body for m in slack.thread("C4", mention["ts"]))
 
         await eventually(streaming, 20, "a native stream shows part of the answer")
+        event_id = f"slack:C4:{mention['ts']}"
+        await eventually(lambda: reply_noted(db, event_id), 10, "the stream noted")
         [partial] = slack.thread("C4", mention["ts"])
         await first.kill()
         assert slack.message(partial.ts).streaming  # left open by the crash
         await child.start()
-        event_id = f"slack:C4:{mention['ts']}"
         await eventually(lambda: events(db).get(event_id) == "done", 20, "recovered")
     stops = [c for c in slack.calls_to("chat.stopStream") if c.get("ts") == partial.ts]
     assert len(stops) == 1
@@ -105,11 +119,12 @@ async def test_a_telegram_partial_reply_left_by_a_crash_is_marked_incomplete(
     clickai.deltas, clickai.delta_delay = 40, 0.25
     update = tg.push(tg.text(ANN.id, ANN, "tell me slowly"))
     await eventually(lambda: bool(telegram_texts(tg, ANN.id)), 20, "a partial answer")
+    event_id = f"telegram:upd:{update['update_id']}"
+    await eventually(lambda: reply_noted(db, event_id), 10, "the partial reply noted")
     await first.kill()
     [partial] = tg.chat(ANN.id).bot_messages()
     assert partial.buttons() == []
     await child.start()
-    event_id = f"telegram:upd:{update['update_id']}"
     await eventually(lambda: events(db).get(event_id) == "done", 20, "recovered")
     await eventually(lambda: len(tg.chat(ANN.id).bot_messages()) == 2, 10, "the notice")
     partial_now, notice = tg.chat(ANN.id).bot_messages()
