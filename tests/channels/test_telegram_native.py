@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -76,15 +77,18 @@ async def test_stop_buttons_can_be_switched_off(
 
 
 async def test_a_server_without_stop_buttons_still_streams_drafts(
-    tg: FakeTelegram, clickai: FakeClickAI, tmp_path: Path
+    tg: FakeTelegram, clickai: FakeClickAI, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ):
     tg.fail("sendMessageDraft", 400, "Bad Request: unknown parameter can_stop")
+    caplog.set_level(logging.WARNING)
     async with running_bridge(tg, clickai, tmp_path / "b.db", **DRAFTS) as b:
         await b.send(tg.text(ANN.id, ANN, "hello"))
         await b.send(tg.text(ANN.id, ANN, "again"))
         assert tg.chat(ANN.id).texts() == ["You said: hello", "You said: again"]
         ok = [c for c in tg.calls_to("sendMessageDraft") if c.status == 200]
         assert ok and all("can_stop" not in c.params for c in ok)
+    refused = [r for r in caplog.records if "stop buttons refused" in r.getMessage()]
+    assert len(refused) == 1
 
 
 async def test_suggested_questions_are_buttons_and_a_double_tap_asks_once(
