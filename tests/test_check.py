@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -11,10 +11,10 @@ import pytest
 
 from bridge.check import check, listen_problem, webhook_problem
 from bridge.config import Settings, load_settings
-from bridge.store import open_store
 from tests.fakes.clickai import FakeClickAI
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, FakeSlack
 from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.test_store_backends import Backend
 
 
 @pytest.fixture
@@ -106,21 +106,40 @@ async def test_a_busy_listen_address_fails(
 
 
 async def test_store_schema_is_reported_and_a_newer_one_fails(
-    ai: FakeClickAI, tg: FakeTelegram, tmp_path: Path
+    ai: FakeClickAI, tg: FakeTelegram, tmp_path: Path, be: Backend
 ) -> None:
-    store = open_store(f"sqlite:///{tmp_path / 'bridge.db'}")
+    store = be.make()
     await store.open()
     await store.close()
-    settings = settings_for(ai, tmp_path, **telegram_env(tg))
+    engine = {"sqlite": "SQLite", "postgres": "PostgreSQL"}[be.kind]
+    where = (
+        {"BRIDGE_STORE__URL": f"sqlite:///{be.path}"}
+        if be.kind == "sqlite"
+        else {"BRIDGE_STORE__URL": be.pg_url, "BRIDGE_STORE__SCHEMA": be.schema}
+    )
+    settings = settings_for(ai, tmp_path, **where, **telegram_env(tg))
     ok, lines = await run_check(settings)
     assert ok, lines
-    assert any(line.startswith("store: ok (SQLite") and "current" in line for line in lines)
+    current = f"schema v{len(be.migrations)}, current"
+    assert any(line.startswith(f"store: ok ({engine}") and current in line for line in lines)
 
-    with sqlite3.connect(tmp_path / "bridge.db") as conn:
-        conn.execute("PRAGMA user_version = 999")
+    await be.set_version(999)
     ok, lines = await run_check(settings)
     assert not ok
     assert any(line.startswith("store: FAIL:") and "version 999" in line for line in lines), lines
+
+
+async def test_a_missing_postgres_driver_is_named(
+    ai: FakeClickAI, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(sys.modules, "asyncpg", None)  # as if the extra were not installed
+    url = "postgresql://bridge@127.0.0.1:5432/bridge"
+    ok, lines = await run_check(settings_for(ai, tmp_path, BRIDGE_STORE__URL=url))
+    assert not ok
+    assert (
+        "store: FAIL: the PostgreSQL store needs asyncpg: pip install 'clickai-bridge[postgres]'"
+        in lines
+    )
 
 
 async def test_a_store_path_that_cannot_be_created_fails(ai: FakeClickAI, tmp_path: Path) -> None:
