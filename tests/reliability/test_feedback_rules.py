@@ -100,3 +100,31 @@ async def test_slack_feedback_from_someone_else_in_the_thread_is_refused_private
         assert clickai.calls("feedbacks") == []
         assert await b.click(b.events.feedback_click("like", message_ts=answer.ts, user="U1"))
         assert clickai.calls("feedbacks")[0].json["rating"] == "like"
+
+
+async def test_slack_stop_in_a_thread_stops_only_your_own_answer_unless_workspace_admin(
+    slack: FakeSlack, clickai: FakeClickAI, tmp_path: Path
+) -> None:
+    slack.add_user("U2", locale="vi-VN")
+    slack.add_user("U9", admin=True)
+    clickai.script(
+        Reply(answer="slow " * 20, deltas=20, delta_delay=0.15),
+        Reply(answer="again " * 40, deltas=40, delta_delay=0.15),
+    )
+    async with slack_e2e.running_bridge(slack, clickai, tmp_path / "b.db") as b:
+        mention = b.events.mention("first", user="U1")
+        await b.send_only(mention)
+        thread = mention["ts"]
+        await eventually(lambda: bool(slack.thread("C1", thread)), 10, "U1's answer streams")
+        await b.send(b.events.message("stop", user="U2", thread_ts=thread))
+        first, refusal = slack.thread("C1", thread)
+        assert t("vi", "stop_not_yours") in " ".join([refusal.body, *refusal.notices])
+        assert first.body.strip() == ("slow " * 20).strip()  # ran to the end
+        assert clickai.calls("/stop") == []
+        await b.send_only(b.events.message("second", user="U1", thread_ts=thread))
+        await eventually(lambda: len(slack.thread("C1", thread)) == 3, 10, "the 2nd answer")
+        await asyncio.sleep(0.3)
+        await b.send(b.events.message("stop", user="U9", thread_ts=thread))
+        second = slack.thread("C1", thread)[2]
+        assert t("en", "stopped") in " ".join([second.body, *second.notices])
+        assert len(clickai.calls("/stop")) == 1
