@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 
 _OK_RUN_STATUSES = frozenset({"succeeded", "partial-succeeded", "stopped"})
 _TEXT_EVENTS = frozenset({"message", "agent_message"})
+_ABORTED = "Aborted: User requested stop"
 
 
 class StreamInterpreter:
@@ -306,6 +307,8 @@ def render_outputs(outputs: object, preferred: str = "") -> str:
 def _check_run_status(data: Mapping[str, Any]) -> None:
     """Raise for a failed run. ``stopped`` (the user pressed stop) ends the turn normally."""
     status = _s(data.get("status"))
+    if status == "failed" and _s(data.get("error")).startswith(_ABORTED):
+        return  # stopped through the stop endpoint with another user: still a stop
     if status and status not in _OK_RUN_STATUSES:
         error = _s(data.get("error")) or f"workflow run {status}"
         raise ClickAIError("upstream", error[:300], code=f"workflow_{status}")
