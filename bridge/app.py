@@ -16,6 +16,7 @@ from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.clickai import ClickAIClient
 from bridge.config import Settings
 from bridge.errors import BridgeError, ClickAIError
+from bridge.file_rules import FileRulesSource
 from bridge.metrics import Metrics
 from bridge.model import Channel
 from bridge.namespaces import DEFAULT_BACKEND, default_namespaces
@@ -96,12 +97,15 @@ class BridgeApp:
         self.clickai = ClickAIClient.from_config(s.clickai)
         mode = await self._resolve_mode(self.clickai)
         await self._check_inputs(self.clickai)
+        file_rules = FileRulesSource(self.clickai.parameters)
+        await file_rules.get()  # read the app's file settings now; again when they may change
         # /info unreachable at start-up: the mode is not guessed but detected on first use.
         runner = TurnRunner(
             clickai=self.clickai,
             store=self.store,
             options=self._turn_options(mode or "chat"),
             detect=None if mode is not None else self._detect_options,
+            file_rules=file_rules,
         )
         for channel in self.channels:
             self.pacers[channel.name] = Pacer(

@@ -80,15 +80,30 @@ class ClickAIError(BridgeError):
         return f"[{' '.join(bits)}] {self.message}"
 
 
-AttachmentReason = Literal["too_large", "unsupported", "download_failed", "upload_failed"]
+AttachmentReason = Literal[
+    "too_large",
+    "unsupported",
+    "download_failed",
+    "upload_failed",
+    "not_accepted",
+    "too_many_files",
+]
 
 
 class AttachmentError(BridgeError):
-    """A user's file could not be forwarded."""
+    """A user's file could not be forwarded.
 
-    def __init__(self, reason: AttachmentReason, message: str) -> None:
+    ``accepted`` lists what the app takes (Dify file types and ``.ext`` extensions) when the
+    app's file settings refused it; the message is the file's name (the limit for
+    ``too_many_files``).
+    """
+
+    def __init__(
+        self, reason: AttachmentReason, message: str, *, accepted: tuple[str, ...] = ()
+    ) -> None:
         super().__init__(message)
         self.reason: AttachmentReason = reason
+        self.accepted = accepted
 
 
 class ChannelError(BridgeError):

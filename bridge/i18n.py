@@ -17,6 +17,12 @@ _EN: dict[str, str] = {
     "err_stream_dropped": (
         "⚠️ The connection to the assistant broke, so the answer above may be incomplete."
     ),
+    "file_not_taken": "📎 The assistant does not take “{name}”. It takes: {accepted}.",
+    "files_not_taken": "📎 This assistant does not take files. Please send text.",
+    "ftype_image": "images",
+    "ftype_document": "documents",
+    "ftype_audio": "audio",
+    "ftype_video": "videos",
     "err_file_not_accepted": "📎 The assistant does not accept this kind of file.",
     "err_file_not_accepted_named": "📎 The assistant does not accept the file “{name}”.",
     "err_too_many_files": "📎 Too many files: the assistant takes at most {limit} per message.",
@@ -104,6 +110,12 @@ _VI: dict[str, str] = {
     "err_stream_dropped": (
         "⚠️ Kết nối tới trợ lý bị gián đoạn nên câu trả lời ở trên có thể chưa đầy đủ."
     ),
+    "file_not_taken": "📎 Trợ lý không nhận “{name}”. Trợ lý nhận: {accepted}.",
+    "files_not_taken": "📎 Trợ lý này không nhận tệp. Vui lòng gửi văn bản.",
+    "ftype_image": "ảnh",
+    "ftype_document": "tài liệu",
+    "ftype_audio": "âm thanh",
+    "ftype_video": "video",
     "err_file_not_accepted": "📎 Trợ lý không nhận loại tệp này.",
     "err_file_not_accepted_named": "📎 Trợ lý không nhận tệp “{name}”.",
     "err_too_many_files": "📎 Quá nhiều tệp: trợ lý chỉ nhận tối đa {limit} tệp mỗi tin nhắn.",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bridge.clickai.errors import request_problem
-from bridge.errors import ClickAIError
+from bridge.errors import AttachmentError, ClickAIError
 from bridge.i18n import t
 
 
@@ -22,3 +22,14 @@ def clickai_notice(lang: str, exc: ClickAIError) -> str:
         return t(lang, "err_stream_dropped")
     kind = "upstream" if exc.kind == "conversation_gone" else exc.kind
     return t(lang, f"err_{kind}")
+
+
+def file_rules_notice(lang: str, exc: AttachmentError) -> str:
+    """The app's file settings refused a file (``not_accepted``) or the count
+    (``too_many_files``): say what it takes."""
+    if exc.reason == "too_many_files":
+        return t(lang, "err_too_many_files", limit=str(exc))
+    if not exc.accepted:
+        return t(lang, "files_not_taken")
+    accepted = ", ".join(a if a.startswith(".") else t(lang, f"ftype_{a}") for a in exc.accepted)
+    return t(lang, "file_not_taken", name=str(exc), accepted=accepted)

@@ -24,7 +24,7 @@ from bridge.model import (
     ReplyRef,
     ThreadKey,
 )
-from bridge.notices import clickai_notice
+from bridge.notices import clickai_notice, file_rules_notice
 from bridge.pacing import PacedReply, Pacer
 from bridge.store.base import EventRow, Namespace, Store
 from bridge.tasks import KeyedLocks, TaskSet
@@ -478,6 +478,8 @@ class Relay:
         return remember
 
     def _attachment_notice(self, msg: InboundMessage, exc: AttachmentError) -> str:
+        if exc.reason in ("not_accepted", "too_many_files"):
+            return file_rules_notice(msg.language, exc)
         name = str(exc)
         if exc.reason == "too_large":
             att = next((a for a in msg.attachments if a.name == name), None)

@@ -8,7 +8,7 @@ import logging
 import mimetypes
 import posixpath
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlparse
@@ -17,17 +17,20 @@ from bridge.clickai import (
     ClickAIClient,
     FileProduced,
     FileRef,
+    FileType,
     Finished,
     Started,
     TextDelta,
     TextReplace,
     TurnRequest,
 )
+from bridge.clickai.errors import request_problem
 from bridge.errors import AttachmentError, ChannelError, ClickAIError
 from bridge.extras import AppExtras
 from bridge.fetch import FetchError
+from bridge.file_rules import FileRulesSource
 from bridge.i18n import t
-from bridge.model import Channel, InboundMessage, OutboundFile, ReplyRef
+from bridge.model import Attachment, Channel, InboundMessage, OutboundFile, ReplyRef
 from bridge.pacing import PacedReply
 from bridge.store.base import Store
 
@@ -124,6 +127,7 @@ class TurnRunner:
         options: TurnOptions,
         extras: AppExtras | None = None,
         detect: Callable[[], Awaitable[TurnOptions]] | None = None,
+        file_rules: FileRulesSource | None = None,
     ) -> None:
         """``detect`` (when the app mode is not known yet) is awaited before the first turn
         and again before each later one until it succeeds; ``options`` are used after that."""
@@ -131,6 +135,7 @@ class TurnRunner:
         self._store = store
         self.extras = extras or AppExtras(clickai, suggestions=options.suggestions)
         self._mode = _Options(options, detect)  # shared by every scoped() view
+        self._file_rules = file_rules
 
     @property
     def _opts(self) -> TurnOptions:
@@ -175,6 +180,9 @@ class TurnRunner:
         try:
             answer = await self._stream(msg, query, files, conversation_id, paced, state)
         except ClickAIError as exc:
+            problem = request_problem(exc)
+            if problem and problem.kind != "missing_input" and self._file_rules:
+                self._file_rules.stale()  # the app's file settings may have changed
             if exc.kind != "conversation_gone" or not conversation_id or state.text:
                 raise
             log.info("conversation %s of %s is gone; starting a new one", conversation_id, scope)
@@ -338,7 +346,8 @@ class TurnRunner:
     async def _upload(self, msg: InboundMessage, channel: Channel, user: str) -> list[FileRef]:
         refs: list[FileRef] = []
         limit = self._opts.max_file_bytes
-        for att in msg.attachments:
+        kinds = await self._file_types(msg.attachments)
+        for att, kind in zip(msg.attachments, kinds, strict=True):
             if att.size is not None and att.size > limit:
                 raise AttachmentError("too_large", att.name)
             data = await channel.download(att, max_bytes=limit)
@@ -352,8 +361,15 @@ class TurnRunner:
                 if exc.status == 413:
                     raise AttachmentError("too_large", att.name) from exc
                 raise AttachmentError("upload_failed", att.name) from exc
-            refs.append(FileRef(type=att.kind, upload_file_id=uploaded.id))
+            refs.append(FileRef(type=kind, upload_file_id=uploaded.id))
         return refs
+
+    async def _file_types(self, attachments: Sequence[Attachment]) -> list[FileType]:
+        """The type each file goes as; refuses what the app does not take, before any download."""
+        rules = await self._file_rules.get() if self._file_rules and attachments else None
+        if rules is None:
+            return [att.kind for att in attachments]
+        return rules.check(attachments)
 
     async def _fetch_files(self, produced: list[FileProduced]) -> list[OutboundFile]:
         out: list[OutboundFile] = []

@@ -109,9 +109,7 @@ def test_the_client_parses_every_capture(name: str) -> None:
             assert isinstance(events[-1], Finished)
             assert shown(events) or events[-1].files or "stop" in name
     elif cap.status >= 400:
-        error = error_from_response(
-            cap.status, cap.body, {}, conversation_scoped=name in SCOPED
-        )
+        error = error_from_response(cap.status, cap.body, {}, conversation_scoped=name in SCOPED)
         assert error.kind == ERROR_KINDS[name], error
         assert error.message
     elif _is_answer(body := json.loads(cap.body or b"{}")):

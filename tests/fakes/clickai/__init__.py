@@ -46,6 +46,11 @@ run; ``outputs_only=True`` / ``outputs={...}`` = the answer only in workflow_fin
 frame; ``files=(FakeFile(),)`` with ``files_via="message_file"|"message_end"`` and
 ``relative_urls=True``; ``delta_delay=0.5`` for a slow trickle; ``spaced=True``.
 
+``file_upload={...}`` sets what ``/parameters`` says about files (default: every type, 3 files,
+as the real echo chatflow); ``fake.script_resume(RawFrames(...))`` queues answers for
+``GET /v1/workflow/{run_id}/events`` (reopening a dropped stream; 404 when none is queued);
+``fake.serve_file(path, data, content_type)`` serves a file under ``/files/...``.
+
 Failing any endpoint: ``fake.fail_next(HttpFailure(status=429, code="too_many_requests",
 headers={"Retry-After": "2"}, path="files/upload"))`` (``path=None`` = any request).
 

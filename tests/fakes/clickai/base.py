@@ -26,6 +26,15 @@ from tests.fakes.clickai.model import (
 )
 from tests.fakes.clickai.wire import _error, _failure_response
 
+ALL_FILES: Mapping[str, Any] = {
+    "enabled": True,
+    "allowed_file_types": ["image", "document", "audio", "video", "custom"],
+    "allowed_file_extensions": [],
+    "allowed_file_upload_methods": ["local_file", "remote_url"],
+    "number_limits": 3,
+}
+"""``/parameters`` → ``file_upload`` of the real echo chatflow (capture 20): all types, 3 files."""
+
 
 class _Base:
     """State and plumbing shared by the endpoint groups."""
@@ -50,6 +59,7 @@ class _Base:
         suggested_questions: Sequence[str] = (),
         suggested_after_answer: Sequence[str] | None = None,
         user_input_form: Sequence[Mapping[str, Any]] = (),
+        file_upload: Mapping[str, Any] | None = None,
         app_name: str = "Fake Assistant",
         studio_token: str = "studio-test",
         workspace_id: str = "ws-test",
@@ -69,6 +79,7 @@ class _Base:
         )
         """None = the app has "suggested questions after answer" off (the endpoint refuses)."""
         self.user_input_form = [dict(item) for item in user_input_form]
+        self.file_upload: dict[str, Any] = dict(file_upload or ALL_FILES)
         self.app_name, self.studio_token, self.workspace_id = app_name, studio_token, workspace_id
         self.assistants = (
             [dict(a) for a in assistants]

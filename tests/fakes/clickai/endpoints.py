@@ -247,17 +247,7 @@ class _Endpoints(_Base):
                 "more_like_this": off,
                 "sensitive_word_avoidance": off,
                 "user_input_form": self.user_input_form,
-                "file_upload": {
-                    "enabled": True,
-                    "allowed_file_types": ["image", "document"],
-                    "allowed_file_upload_methods": ["local_file", "remote_url"],
-                    "number_limits": 3,
-                    "image": {
-                        "enabled": True,
-                        "number_limits": 3,
-                        "transfer_methods": ["local_file", "remote_url"],
-                    },
-                },
+                "file_upload": self.file_upload,
                 "system_parameters": {
                     "file_size_limit": 15,
                     "image_file_size_limit": 10,
