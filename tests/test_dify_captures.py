@@ -13,8 +13,6 @@ from bridge.clickai import (
     Finished,
     StreamEvent,
     StreamInterpreter,
-    TextDelta,
-    TextReplace,
     TurnRequest,
     blocking_events,
     error_from_response,
@@ -22,6 +20,7 @@ from bridge.clickai import (
 from bridge.errors import ClickAIError
 from tests.fakes import captures
 from tests.fakes.clickai import FakeClickAI
+from tests.test_clickai_client import text_of as shown
 
 NAMES = captures.names()
 needs_captures = pytest.mark.skipif(not NAMES, reason="real Dify captures not beside the clone")
@@ -84,16 +83,6 @@ def interpret(name: str) -> tuple[list[StreamEvent], ClickAIError | None]:
     except ClickAIError as exc:
         return events, exc
     return events, None
-
-
-def shown(events: list[StreamEvent]) -> str:
-    text = ""
-    for event in events:
-        if isinstance(event, TextDelta):
-            text += event.text
-        elif isinstance(event, TextReplace):
-            text = event.text
-    return text
 
 
 @needs_captures

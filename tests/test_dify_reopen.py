@@ -10,26 +10,15 @@ from bridge.clickai import (
     ClickAIClient,
     Finished,
     StreamEvent,
-    TextDelta,
-    TextReplace,
     TurnRequest,
 )
 from bridge.clickai.client import RunMode
 from bridge.errors import ClickAIError
 from tests.fakes import captures
 from tests.fakes.clickai import AppMode, FakeClickAI, Reply
+from tests.test_clickai_client import text_of as shown
 
 USER = "telegram:9"
-
-
-def shown(events: list[StreamEvent]) -> str:
-    text = ""
-    for event in events:
-        if isinstance(event, TextDelta):
-            text += event.text
-        elif isinstance(event, TextReplace):
-            text = event.text
-    return text
 
 
 def answer_of(name: str) -> str:

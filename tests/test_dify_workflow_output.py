@@ -16,6 +16,7 @@ from bridge.clickai import (
 )
 from tests.fakes import captures
 from tests.fakes.clickai import FakeClickAI
+from tests.test_clickai_client import text_of as shown
 
 CAPTURE = "132-file-workflow-stream"  # outputs: answer="here is a file", files=[dot.png]
 
@@ -25,16 +26,6 @@ async def turn(client: ClickAIClient, output: str) -> list[StreamEvent]:
         mode="workflow", streaming=True, query="q", user="telegram:3", workflow_output=output
     )
     return [event async for event in client.run(request)]
-
-
-def shown(events: list[StreamEvent]) -> str:
-    text = ""
-    for event in events:
-        if isinstance(event, TextDelta):
-            text += event.text
-        elif isinstance(event, TextReplace):
-            text = event.text
-    return text
 
 
 async def test_only_the_configured_output_is_shown_and_then_streamed() -> None:
