@@ -24,11 +24,23 @@ async def apps(settings: Settings, mode: str | None, say: Printer) -> bool:
         async for item in client.iter_assistants(workspace_id=c.workspace_id, mode=mode):
             say(f"{item.get('id', '?')}\t{item.get('mode', '?')}\t{item.get('name', '')}")
     except ClickAIError as exc:
-        say(f"apps: FAIL: {exc}")
+        say(f"apps: FAIL: {studio_problem(exc, c.studio_base_url)}")
         return False
     finally:
         await client.aclose()
     return True
+
+
+def studio_problem(exc: ClickAIError, url: str) -> str:
+    """One line for a failed Studio call; a server without the Studio API answers an HTML 404."""
+    if exc.status in (404, 405) or exc.message.lstrip().startswith("<"):
+        return (
+            f"no Studio API at {url} (HTTP {exc.status or '?'}): a plain Dify server has none; "
+            "set clickai.studio_base_url to ClickAI Studio"
+        )
+    if exc.kind == "auth":
+        return f"the Studio token was refused ({exc.status}); check clickai.studio_token"
+    return str(exc).splitlines()[0][:200]
 
 
 def printer(stream: TextIO = sys.stdout) -> Printer:

@@ -242,3 +242,30 @@ async def test_an_app_mode_unknown_at_start_up_is_detected_on_first_use(
         queries = [c.json["inputs"]["query"] for c in fake.calls("workflows/run")]
         assert queries == ["first", "second"]
         assert [m.text for m in channel.chat("42")] == ["You said: first", "You said: second"]
+
+
+async def test_apps_against_a_server_without_studio_says_so_in_one_line(tmp_path: Path) -> None:
+    async with FakeClickAI(studio=False) as fake:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+        env.update(
+            {
+                "BRIDGE_CLICKAI__API_KEY": fake.key,
+                "BRIDGE_CLICKAI__STUDIO_BASE_URL": fake.studio_base_url,
+                "BRIDGE_CLICKAI__STUDIO_TOKEN": fake.studio_token,
+                "BRIDGE_CLICKAI__WORKSPACE_ID": fake.workspace_id,
+            }
+        )
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bridge",
+            "apps",
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode == 1
+    [line] = (out + err).decode().strip().splitlines()
+    assert line.startswith("apps: FAIL: no Studio API at") and "<" not in line

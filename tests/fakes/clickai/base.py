@@ -26,6 +26,12 @@ from tests.fakes.clickai.model import (
 )
 from tests.fakes.clickai.wire import _error, _failure_response
 
+_HTML_404 = (
+    "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
+    f"<p>{_WERKZEUG_404}</p>\n"
+)
+"""Flask's own 404 page, as a Dify server answers a path outside its APIs (capture 27)."""
+
 ALL_FILES: Mapping[str, Any] = {
     "enabled": True,
     "allowed_file_types": ["image", "document", "audio", "video", "custom"],
@@ -60,6 +66,7 @@ class _Base:
         suggested_after_answer: Sequence[str] | None = None,
         user_input_form: Sequence[Mapping[str, Any]] = (),
         file_upload: Mapping[str, Any] | None = None,
+        studio: bool = True,
         app_name: str = "Fake Assistant",
         studio_token: str = "studio-test",
         workspace_id: str = "ws-test",
@@ -80,6 +87,7 @@ class _Base:
         """None = the app has "suggested questions after answer" off (the endpoint refuses)."""
         self.user_input_form = [dict(item) for item in user_input_form]
         self.file_upload: dict[str, Any] = dict(file_upload or ALL_FILES)
+        self.studio = studio
         self.app_name, self.studio_token, self.workspace_id = app_name, studio_token, workspace_id
         self.assistants = (
             [dict(a) for a in assistants]
@@ -210,6 +218,8 @@ class _Base:
         except _ApiError as exc:
             return _error(exc.status, exc.code, exc.message, exc.headers)
         except web.HTTPNotFound:
+            if not request.path.startswith("/v1/"):
+                return web.Response(status=404, text=_HTML_404, content_type="text/html")
             return _error(404, "not_found", self._suffix(_WERKZEUG_404, request.path))
         except web.HTTPMethodNotAllowed:
             return _error(405, "method_not_allowed", "The method is not allowed.")

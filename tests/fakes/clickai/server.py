@@ -54,7 +54,8 @@ class FakeClickAI(_Generate, _Endpoints):
         add("GET", "/v1/info", self._info)
         add("GET", "/v1/workflow/{run_id}/events", self._resume)
         add("GET", "/files/{tail:.*}", self._file)
-        add("GET", "/assistant/api/assistant/my-assistants", self._assistants)
+        if self.studio:  # a plain Dify server has no Studio API
+            add("GET", "/assistant/api/assistant/my-assistants", self._assistants)
         self._runner = web.AppRunner(app, handler_cancellation=True, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", self._port)
