@@ -16,7 +16,7 @@ import pytest
 from bridge.i18n import t
 from tests.channels.test_telegram_e2e import ANN, BINH, Bridge, running_bridge
 from tests.fakes import captures
-from tests.fakes.clickai import FakeClickAI
+from tests.fakes.clickai import AppMode, FakeClickAI
 from tests.fakes.telegram import FakeTelegram
 
 
@@ -170,3 +170,35 @@ async def test_a_dropped_stream_the_server_cannot_reopen_keeps_the_partial_with_
         assert reply.text.endswith(t("vi", "err_stream_dropped"))
         assert len(chatflow.calls("chat-messages")) == 1
         assert len(chatflow.stops) == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "app", "shown"),
+    [
+        ("100-moderation-output", "chat", "Output blocked by moderation."),
+        ("101-moderation-input", "chat", "Input blocked by moderation."),
+        ("90-llm-chat-stream", "chat", "Echo from a fake LLM, streamed word by word: hello llm"),
+        ("91-llm-agent-stream", "agent-chat", "The tool said: 2026-12-05 22:14:39"),
+        (
+            "143-completion-stream",
+            "completion",
+            "Echo from a fake LLM, streamed word by word: Answer: complete me",
+        ),
+        (
+            "131-llm-chatflow-stream",
+            "advanced-chat",
+            "Echo from a fake LLM, streamed word by word: hello llm chatflow",
+        ),
+    ],
+)
+async def test_a_real_answer_reaches_the_user_as_the_server_meant_it(
+    tg: FakeTelegram, tmp_path: Path, name: str, app: AppMode, shown: str
+) -> None:
+    captures.require()
+    async with FakeClickAI(mode=app) as clickai:
+        clickai.script(captures.replay(name))
+        async with bridge(tg, clickai, tmp_path) as b:
+            await b.send(tg.text(ANN.id, ANN, "hello"))
+        [reply] = tg.chat(ANN.id).bot_messages()
+    assert reply.text == shown
+    assert reply.buttons() == ["👍", "👎"]  # every one has a message id to rate
