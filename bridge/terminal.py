@@ -36,9 +36,9 @@ async def chat(settings: Settings, stdin: TextIO, out: TextIO) -> None:
     await app.start()
     try:
         assert app.relay is not None and app.clickai is not None
-        name = await _app_name(app)
+        name, mode = await _app_info(app)
         session = _Session(console, app.relay, out, lang, interactive=stdin.isatty())
-        session.say(t(lang, "console_banner", app=name, mode=app.app_mode))
+        session.say(t(lang, "console_banner", app=name, mode=mode))
         _start_reader(stdin, session.lines)
         with _interrupts(session):
             await session.run()
@@ -46,13 +46,15 @@ async def chat(settings: Settings, stdin: TextIO, out: TextIO) -> None:
         await app.stop()
 
 
-async def _app_name(app: BridgeApp) -> str:
+async def _app_info(app: BridgeApp) -> tuple[str, str]:
+    """The app's name and mode for the banner (what is known when ClickAI does not answer)."""
     assert app.clickai is not None
+    known = app.app_mode if app.app_mode != "auto" else "?"
     try:
         info = await app.clickai.info()
     except ClickAIError:
-        return "ClickAI"
-    return str(info.get("name") or "ClickAI")
+        return "ClickAI", known
+    return str(info.get("name") or "ClickAI"), str(info.get("mode") or known)
 
 
 class _Session:
