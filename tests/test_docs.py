@@ -1,8 +1,9 @@
 """The operator docs stay true: every config key is documented, and every file, test, command,
-and BRIDGE_* variable the docs name exists."""
+``python -m`` module and BRIDGE_* variable the docs name exists."""
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from pathlib import Path
 
@@ -67,6 +68,8 @@ def test_commands_and_variables_the_docs_name_exist(doc: Path) -> None:
     code = "\n".join(re.findall(r"```.*?```|`[^`\n]+`", text, re.DOTALL))
     used = set(re.findall(r"clickai-bridge ([a-z]+)\b", code))
     assert used <= commands, used - commands
+    for module in set(re.findall(r"python -m ([\w.]+)", code)):
+        assert importlib.util.find_spec(module) is not None, f"python -m {module}"
     keys = settings_keys()
     for section, key in re.findall(r"BRIDGE_([A-Z]+)__([A-Z_]+)", text):
         assert key.lower() in keys.get(section.lower(), set()), f"BRIDGE_{section}__{key}"
