@@ -68,7 +68,7 @@ def test_commands_and_variables_the_docs_name_exist(doc: Path) -> None:
     code = "\n".join(re.findall(r"```.*?```|`[^`\n]+`", text, re.DOTALL))
     used = set(re.findall(r"clickai-bridge ([a-z]+)\b", code))
     assert used <= commands, used - commands
-    for module in set(re.findall(r"python -m ([\w.]+)", code)):
+    for module in set(re.findall(r"python -m ([a-z][\w.]+)", code)):
         assert importlib.util.find_spec(module) is not None, f"python -m {module}"
     keys = settings_keys()
     for section, key in re.findall(r"BRIDGE_([A-Z]+)__([A-Z_]+)", text):
