@@ -276,6 +276,7 @@ class Relay:
             # Cut at shutdown while still waiting behind an earlier turn of its conversation:
             # it was accepted, so it gets the "please resend" notice like a cut answer does.
             if self._aborting and queued and msg.command is None:
+                self._done(msg, "restarting")
                 await self._bounded(self._notify(msg, t(msg.language, "restarting")), msg)
             raise
         except ReplyGone as exc:

@@ -178,3 +178,17 @@ def test_json_fields_are_scrubbed_of_secrets() -> None:
     RedactSecrets(["123:SECRET-TOKEN"]).filter(record)
     body = json.loads(JsonFormatter().format(record))
     assert body["detail"] == "token=***" and body["scope"] == "telegram:1"
+
+
+async def test_a_shutdown_counts_the_cut_turn_and_the_one_queued_behind_it(
+    rig: Rig, metrics: Metrics
+) -> None:
+    rig.fake.script(Reply(answer="slow " * 100, deltas=100, delta_delay=0.05))
+    await rig.relay.submit(rig.channel.message("first"))
+    await rig.relay.submit(rig.channel.message("second, queued"))
+    await rig.fake.wait_for_requests(1)
+    assert metrics.registry.get_sample_value("bridge_turns_queued") == 1
+    await rig.relay.drain(0.1)
+    assert outcome_count(metrics, "restarting") == 2
+    assert metrics.registry.get_sample_value("bridge_turns_queued") == 0
+    assert metrics.registry.get_sample_value("bridge_turns_inflight") == 0
