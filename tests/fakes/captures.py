@@ -99,17 +99,18 @@ def load(name: str) -> Capture:
 
 
 def replay(capture: Capture | str, *, time_scale: float = 0.0, origin: str = "") -> RawFrames:
-    """The fake ClickAI answer that serves ``capture``; ``time_scale`` × the real gaps.
+    """The fake ClickAI answer that serves ``capture``; frames of a timestamped capture come
+    ``time_scale`` × their real gaps apart (0: all at once).
 
     ``origin`` (the fake's) replaces the captured server's in file URLs, so the files a capture
     names can be downloaded from the fake; otherwise the bytes are the capture's.
     """
     cap = load(capture) if isinstance(capture, str) else capture
-    delay = max(cap.gaps, default=0.0) * time_scale
+    gaps = tuple(gap * time_scale for gap in cap.gaps)
     frames = cap.frames
     if origin:
         frames = tuple(f.replace(CAPTURED_ORIGIN, origin.encode()) for f in frames)
-    return RawFrames(frames, delay=delay, content_type=cap.content_type, status=cap.status)
+    return RawFrames(frames, content_type=cap.content_type, status=cap.status, gaps=gaps)
 
 
 def _headers(folder: Path, name: str) -> tuple[int, str]:

@@ -60,12 +60,16 @@ class Reply:
 
 @dataclass(frozen=True)
 class RawFrames:
-    """Bytes written verbatim (each item in order, ``delay`` seconds apart), then EOF."""
+    """Bytes written verbatim (each item in order, ``delay`` seconds apart), then EOF.
+
+    ``gaps`` (one per item after the first) sets each wait on its own instead of ``delay``.
+    """
 
     frames: Sequence[str | bytes]
     delay: float = 0.0
     content_type: str = "text/event-stream; charset=utf-8"
     status: int = 200
+    gaps: Sequence[float] = ()
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -79,8 +79,9 @@ async def _raw(request: web.Request, raw: RawFrames) -> web.StreamResponse:
     response = web.StreamResponse(status=raw.status, headers={"Content-Type": raw.content_type})
     await response.prepare(request)
     for i, frame in enumerate(raw.frames):
-        if i and raw.delay:
-            await asyncio.sleep(raw.delay)
+        wait = raw.gaps[i - 1] if i and i <= len(raw.gaps) else raw.delay if i else 0.0
+        if wait > 0:
+            await asyncio.sleep(wait)
         await response.write(frame.encode() if isinstance(frame, str) else frame)
     await response.write_eof()
     return response
