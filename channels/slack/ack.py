@@ -32,15 +32,17 @@ _SPAWNED: contextvars.ContextVar[list[asyncio.Task[Any]] | None] = contextvars.C
 
 
 class RequestTasks(TaskSet):
-    """A ``TaskSet`` that also lists each task under the delivery that spawned it.
+    """A ``TaskSet`` that can also list a task under the delivery that spawned it.
 
     Bolt runs the listeners inside ``async_dispatch`` (``process_before_response``); they only
-    spawn work, so the transport can wait for that work (users.info, files.info, then the core
-    claiming the message in its store) before it acknowledges the delivery.
+    spawn work, so the transport can wait for the work that claims a message (users.info,
+    files.info, then the core claiming it in its store) before it acknowledges the delivery.
+    Other work (reactions, button clicks) is spawned with plain ``spawn`` and runs after the ack.
     """
 
-    def spawn(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
-        task = super().spawn(coro, name)
+    def spawn_claim(self, coro: Coroutine[Any, Any, Any], name: str = "") -> asyncio.Task[Any]:
+        """Spawn work whose result (an ``IntakeResult`` or None) decides the delivery's ack."""
+        task = self.spawn(coro, name)
         spawned = _SPAWNED.get()
         if spawned is not None:
             spawned.append(task)
@@ -50,7 +52,7 @@ class RequestTasks(TaskSet):
 async def dispatch(app: AsyncApp, request: AsyncBoltRequest) -> BoltResponse:
     """Dispatch one delivery and answer it by the rule of ``bridge.model.IntakeResult``.
 
-    Bolt's own answer is kept when every handler it spawned finished and each message in it
+    Bolt's own answer is kept when every claim it spawned finished and each message in it
     was claimed or was a duplicate. A handler still running after ``HANDOFF_WAIT_S``, one that
     raised, or a claim refused / failed gives 503: not acknowledged, so Slack delivers it again
     (and the store drops it then if it was claimed meanwhile).

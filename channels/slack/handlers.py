@@ -23,8 +23,9 @@ from bridge.model import (
     ReplyRef,
     ThreadKey,
 )
-from bridge.tasks import KeyedLocks, TaskSet
+from bridge.tasks import KeyedLocks
 from channels.slack import api
+from channels.slack.ack import RequestTasks
 from channels.slack.agent import (
     SUGGEST_ACTION,
     Sessions,
@@ -72,7 +73,7 @@ class Handlers(AgentSurfaces):
         client: AsyncWebClient,
         config: SlackConfig,
         bridge: BridgeConfig,
-        tasks: TaskSet,
+        tasks: RequestTasks,
         identity: Callable[[], Awaitable[Identity]],
         clock: Clock,
         sessions: Sessions | None = None,
@@ -100,14 +101,14 @@ class Handlers(AgentSurfaces):
         Listeners are plain closures: bolt injects arguments by parameter name, and only
         schedules work here (events are acked before a listener runs, actions right away).
         """
-        spawn = self._tasks.spawn
+        spawn, claim = self._tasks.spawn, self._tasks.spawn_claim
 
         async def on_app_mention(body: dict[str, Any], event: dict[str, Any]) -> None:
-            spawn(self._message(body, event, "app_mention"), "slack app_mention")
+            claim(self._message(body, event, "app_mention"), "slack app_mention")
 
         async def on_message(body: dict[str, Any], event: dict[str, Any]) -> None:
             if text_of(event, "subtype") in ANSWERED_SUBTYPES and not event.get("bot_id"):
-                spawn(self._message(body, event, "message"), "slack message")
+                claim(self._message(body, event, "message"), "slack message")
 
         async def on_reaction_added(body: dict[str, Any], event: dict[str, Any]) -> None:
             spawn(self._reaction(body, event, added=True), "slack reaction")

@@ -18,7 +18,14 @@ from bridge.model import InboundMessage, IntakeResult
 from tests.channels import test_slack_e2e as slack_e2e
 from tests.channels import test_telegram_e2e as tg_e2e
 from tests.fakes.clickai import FakeClickAI
-from tests.fakes.slack import APP_TOKEN, FakeSlack, RecordingIntake, running_slack
+from tests.fakes.slack import (
+    APP_TOKEN,
+    FakeSlack,
+    RecordingIntake,
+    form_body,
+    running_slack,
+    signed_headers,
+)
 from tests.fakes.telegram import FakeTelegram, TgUser, eventually
 
 ANN = TgUser(id=111, first_name="Ann", language_code="en")
@@ -152,3 +159,18 @@ async def test_slack_http_a_handler_that_raised_is_not_acknowledged() -> None:
         status = await h.send(h.events.mention("boom"), event_id="EvBoom")
         assert status == 503  # Slack retries it
         assert len(intake.messages) == 1
+
+
+async def test_slack_a_button_click_is_acknowledged_without_waiting_for_its_work() -> None:
+    """Only a message's claim holds the ack; a click's slow follow-up work does not."""
+    async with running_slack() as h:
+        h.intake.known_replies.add(("C1", "1.1"))
+        note = h.fake.hold("chat.postEphemeral")  # the click's confirmation hangs
+        body = form_body(h.events.feedback_click("like", message_ts="1.1"))
+        headers = signed_headers(body, content_type="application/x-www-form-urlencoded")
+        status, _ = await h.post(body, headers)
+        assert status == 200  # before its confirmation was even posted
+        assert h.fake.ephemerals == []
+        note.set()
+        await h.channel.idle()
+        assert len(h.intake.feedback_calls) == 1 and len(h.fake.ephemerals) == 1
