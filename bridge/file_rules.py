@@ -29,9 +29,12 @@ class FileRules:
     limit: int = 0
 
     @classmethod
-    def from_parameters(cls, params: Mapping[str, Any]) -> FileRules:
+    def from_parameters(cls, params: Mapping[str, Any]) -> FileRules | None:
+        """None when the answer has no ``file_upload`` at all (nothing known: ClickAI judges)."""
         raw = params.get("file_upload")
-        upload: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+        if not isinstance(raw, Mapping):
+            return None
+        upload: Mapping[str, Any] = raw
         types = _strings(upload.get("allowed_file_types"))
         legacy = upload.get("image")
         if not types and isinstance(legacy, Mapping) and legacy.get("enabled"):
@@ -105,7 +108,9 @@ class FileRulesSource:
         if self._read_at is None or now - self._read_at >= self._refresh_s:
             try:
                 self._rules = FileRules.from_parameters(await self._fetch())
-                log.info("ClickAI app takes files: %s", ", ".join(self._rules.accepted()) or "no")
+                if self._rules is not None:
+                    accepted = ", ".join(self._rules.accepted()) or "none"
+                    log.info("ClickAI app takes files: %s", accepted)
             except ClickAIError as exc:
                 log.warning("cannot read the app's file settings: %s", exc)
             self._read_at = now

@@ -18,6 +18,7 @@ def test_the_echo_chatflow_takes_everything_three_at_a_time() -> None:
     params = captures.load("20-parameters").json()
     assert isinstance(params, dict)
     rules = FileRules.from_parameters(params)
+    assert rules is not None
     assert rules.check([att("a.txt"), att("v.ogg", "audio")]) == ["document", "audio"]
     with pytest.raises(AttachmentError) as info:
         rules.check([att(f"{i}.txt") for i in range(4)])
@@ -34,6 +35,7 @@ def test_custom_needs_a_listed_extension_and_remote_only_apps_take_nothing() -> 
             }
         }
     )
+    assert rules is not None
     assert rules.check([att("t.CSV")]) == ["custom"]
     with pytest.raises(AttachmentError) as info:
         rules.check([att("x.exe")])
@@ -47,7 +49,7 @@ def test_custom_needs_a_listed_extension_and_remote_only_apps_take_nothing() -> 
             }
         }
     )
-    assert remote.file_type(att("p.png", "image")) is None
+    assert remote is not None and remote.file_type(att("p.png", "image")) is None
 
 
 def test_the_pre_0_10_image_only_shape() -> None:
@@ -58,5 +60,10 @@ def test_the_pre_0_10_image_only_shape() -> None:
             }
         }
     )
+    assert rules is not None
     assert rules.accepted() == ("image",) and rules.limit == 2
     assert rules.file_type(att("d.pdf")) is None
+
+
+def test_an_answer_without_file_upload_says_nothing() -> None:
+    assert FileRules.from_parameters({"opening_statement": ""}) is None
