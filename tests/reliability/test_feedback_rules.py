@@ -65,7 +65,7 @@ async def test_stop_in_a_group_stops_only_your_own_answer_unless_you_are_an_admi
 ) -> None:
     tg.admins[GROUP] = {CAROL.id}
     clickai.script(
-        Reply(answer="slow " * 20, deltas=20, delta_delay=0.15),
+        Reply(answer="slow " * 40, deltas=40, delta_delay=0.15),
         Reply(answer="again " * 40, deltas=40, delta_delay=0.15),
     )
     async with tg_e2e.running_bridge(tg, clickai, tmp_path / "b.db") as b:
@@ -75,7 +75,7 @@ async def test_stop_in_a_group_stops_only_your_own_answer_unless_you_are_an_admi
         await b.send(tg.text(GROUP, BINH, "/stop"))  # not Bình's answer: refused
         first, refusal = tg.chat(GROUP).bot_messages()
         assert refusal.text == t("vi", "stop_not_yours")
-        assert first.text == ("slow " * 20).strip()  # ran to the end
+        assert first.text == ("slow " * 40).strip()  # ran to the end
         assert clickai.calls("/stop") == []  # ClickAI was never asked to stop
         tg.push(tg.text(GROUP, ANN, ASK + "second"))
         await eventually(lambda: len(tg.chat(GROUP).bot_messages()) == 3, 10, "the 2nd answer")
@@ -108,7 +108,7 @@ async def test_slack_stop_in_a_thread_stops_only_your_own_answer_unless_workspac
     slack.add_user("U2", locale="vi-VN")
     slack.add_user("U9", admin=True)
     clickai.script(
-        Reply(answer="slow " * 20, deltas=20, delta_delay=0.15),
+        Reply(answer="slow " * 40, deltas=40, delta_delay=0.15),
         Reply(answer="again " * 40, deltas=40, delta_delay=0.15),
     )
     async with slack_e2e.running_bridge(slack, clickai, tmp_path / "b.db") as b:
@@ -119,7 +119,7 @@ async def test_slack_stop_in_a_thread_stops_only_your_own_answer_unless_workspac
         await b.send(b.events.message("stop", user="U2", thread_ts=thread))
         first, refusal = slack.thread("C1", thread)
         assert t("vi", "stop_not_yours") in " ".join([refusal.body, *refusal.notices])
-        assert first.body.strip() == ("slow " * 20).strip()  # ran to the end
+        assert first.body.strip() == ("slow " * 40).strip()  # ran to the end
         assert clickai.calls("/stop") == []
         await b.send_only(b.events.message("second", user="U1", thread_ts=thread))
         await eventually(lambda: len(slack.thread("C1", thread)) == 3, 10, "the 2nd answer")
