@@ -1,8 +1,8 @@
-"""Composition root: builds store, ClickAI client, relay, pacers, channels and server; owns order.
+"""Composition root: builds store, backends, relay, pacers, channels and server; owns order.
 
-Start: store → ClickAI (app mode) → relay → HTTP server → channels → recovery notices.
+Start: store → backends (ClickAI app mode) → relay → HTTP server → channels → recovery notices.
 Stop:  channels stop intake → relay drains (``shutdown_grace_s``) → channels close → pacers →
-       server → ClickAI client → store.
+       server → backends → store.
 """
 
 from __future__ import annotations
@@ -12,11 +12,15 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
 
+from bridge.backends.base import Backend
+from bridge.backends.clickai import API_MODES, ClickAIBackend, required_inputs
+from bridge.backends.factory import backend_configs, build_backends
+from bridge.backends.routing import BackendRouter, plan_routes
+from bridge.bots import NamedBot
 from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.clickai import ClickAIClient
 from bridge.config import Settings
-from bridge.errors import BridgeError, ClickAIError
-from bridge.file_rules import FileRulesSource
+from bridge.errors import BackendError, BridgeError
 from bridge.metrics import Metrics
 from bridge.model import Channel
 from bridge.namespaces import DEFAULT_BACKEND, default_namespaces
@@ -25,30 +29,34 @@ from bridge.relay import Relay, RelayLimits
 from bridge.server import HttpRoute, HttpServer
 from bridge.store import open_store
 from bridge.store.base import Namespace, Store
-from bridge.turn import ApiMode, TurnOptions, TurnRunner
+from bridge.turn import TurnOptions, TurnRunner
 
 log = logging.getLogger(__name__)
 
-API_MODES: dict[str, ApiMode] = {
-    "chat": "chat",
-    "agent-chat": "chat",
-    "advanced-chat": "chat",
-    "completion": "completion",
-    "workflow": "workflow",
-}
+__all__ = ["API_MODES", "BridgeApp", "build_channels", "flood_budget", "required_inputs"]
 
 
 def build_channels(settings: Settings) -> list[Channel]:
-    """The platform channels the configuration enables (imported only when enabled)."""
+    """The platform channels the configuration enables (imported only when enabled): the
+    default bot of each platform, then every enabled ``[[telegram.bots]]`` / ``[[slack.apps]]``
+    as a :class:`NamedBot`."""
     channels: list[Channel] = []
-    if settings.telegram.enabled:
+    more_tg = [(n, c) for n, c in settings.telegram.more_bots() if c.enabled]
+    if settings.telegram.enabled or more_tg:
         from channels.telegram import TelegramChannel
 
-        channels.append(TelegramChannel(settings.telegram, settings.bridge))
-    if settings.slack.enabled:
+        if settings.telegram.enabled:
+            channels.append(TelegramChannel(settings.telegram, settings.bridge))
+        for name, config in more_tg:
+            channels.append(NamedBot(TelegramChannel(config, settings.bridge), "telegram", name))
+    more_slack = [(n, c) for n, c in settings.slack.more_bots() if c.enabled]
+    if settings.slack.enabled or more_slack:
         from channels.slack import SlackChannel
 
-        channels.append(SlackChannel(settings.slack, settings.bridge))
+        if settings.slack.enabled:
+            channels.append(SlackChannel(settings.slack, settings.bridge))
+        for name, app in more_slack:
+            channels.append(NamedBot(SlackChannel(app, settings.bridge), "slack", name))
     return channels
 
 
@@ -61,6 +69,7 @@ class BridgeApp:
         *,
         channels: Sequence[Channel] | None = None,
         serve_http: bool = True,
+        backend: str | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = Metrics()
@@ -69,13 +78,16 @@ class BridgeApp:
         )
         self._serve_http = serve_http
         self.store: Store | None = None
-        self.clickai: ClickAIClient | None = None
+        self.backend: Backend | None = None
+        """The default backend (``chat --backend``, else the default bot's)."""
+        self.backends: dict[str, Backend] = {}
+        self._default_backend = backend
+        self._app_mode: str = settings.clickai.app_mode if settings.clickai else ""
         self.relay: Relay | None = None
         self.server: HttpServer | None = None
         self.pacers: dict[str, Pacer] = {}
         self.namespaces: dict[str, Namespace] = {}
         """Each channel's store namespace (bot identity, backend name)."""
-        self.app_mode = settings.clickai.app_mode
         self._started: list[Channel] = []
         self._housekeeping: asyncio.Task[None] | None = None
 
@@ -94,19 +106,14 @@ class BridgeApp:
         )
         await self.store.open()
         self.namespaces = namespaces = await self._namespaces(self.store)
-        self.clickai = ClickAIClient.from_config(s.clickai)
-        mode = await self._resolve_mode(self.clickai)
-        await self._check_inputs(self.clickai)
-        file_rules = FileRulesSource(self.clickai.parameters)
-        await file_rules.get()  # read the app's file settings now; again when they may change
-        # /info unreachable at start-up: the mode is not guessed but detected on first use.
-        runner = TurnRunner(
-            clickai=self.clickai,
-            store=self.store,
-            options=self._turn_options(mode or "chat"),
-            detect=None if mode is not None else self._detect_options,
-            file_rules=file_rules,
+        router = await self._start_backends()
+        options = TurnOptions(
+            max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
+            default_file_query=s.bridge.default_file_query,
+            show_reset_notice=s.bridge.show_conversation_reset_notice,
+            suggestions=s.bridge.suggested_questions,
         )
+        runner = TurnRunner(store=self.store, options=options)
         for channel in self.channels:
             self.pacers[channel.name] = Pacer(
                 channel.pace_budget,
@@ -116,7 +123,7 @@ class BridgeApp:
             )
         self.relay = Relay(
             store=self.store,
-            clickai=self.clickai,
+            backends=router,
             runner=runner,
             channels={c.name: c for c in self.channels},
             pacers=self.pacers,
@@ -164,72 +171,39 @@ class BridgeApp:
                 )
         return namespaces
 
-    def _turn_options(self, mode: str) -> TurnOptions:
-        s = self.settings
-        return TurnOptions(
-            mode=API_MODES[mode],
-            streaming=s.clickai.response_mode == "streaming" or mode == "agent-chat",
-            inputs=s.clickai.inputs,
-            query_variable=s.clickai.query_variable,
-            workflow_output=s.clickai.workflow_output,
-            auto_generate_name=s.clickai.auto_generate_name,
-            max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
-            default_file_query=s.bridge.default_file_query,
-            show_reset_notice=s.bridge.show_conversation_reset_notice,
-            suggestions=s.bridge.suggested_questions,
+    async def _start_backends(self) -> BackendRouter:
+        """Build and prepare the backends the running channels can reach; route them."""
+        default, bots, chats = plan_routes(
+            self.settings, [c.name for c in self.channels], default=self._default_backend
         )
+        if default not in backend_configs(self.settings):
+            raise BridgeError(f"no backend named {default!r} (clickai or a [backends.NAME])")
+        names = {default, *bots.values(), *chats.values()}
+        self.backends = build_backends(self.settings, names)
+        for name, backend in self.backends.items():
+            try:
+                await backend.prepare()
+            except BackendError as exc:
+                if exc.kind in ("auth", "forbidden"):
+                    raise BridgeError(f"backend {name} refused the API key: {exc}") from exc
+                log.warning("backend %s is not answering yet: %s", name, exc)
+            log.info("backend %s (%s) ready", name, backend.kind)
+        self.backend = self.backends[default]
+        return BackendRouter(self.backends, default=default, bots=bots, chats=chats)
 
-    async def _detect_options(self) -> TurnOptions:
-        """First use after a start-up that could not read ``/info``: ask again (raises
-        ``ClickAIError`` while ClickAI is still unreachable; the next message asks again)."""
-        assert self.clickai is not None
-        info = await self.clickai.info()
-        mode = self._mode_of(info)
-        log.info("ClickAI app mode detected on first use: %s", mode)
-        return self._turn_options(mode)
+    @property
+    def clickai(self) -> ClickAIClient | None:
+        """The ClickAI client of the ``clickai`` backend while running (library and test use)."""
+        backend = self.backends.get("clickai")
+        return backend.client if isinstance(backend, ClickAIBackend) else None
 
-    async def _resolve_mode(self, client: ClickAIClient) -> str | None:
-        """The app mode from config or ``/info``; None when ``/info`` is unreachable now."""
-        if self.app_mode != "auto":
-            return self.app_mode
-        try:
-            info = await client.info()
-        except ClickAIError as exc:
-            if exc.kind in ("auth", "forbidden"):
-                raise BridgeError(f"ClickAI refused the API key: {exc}") from exc
-            log.warning("cannot read the app mode (%s); detecting it on first use", exc)
-            return None
-        mode = self._mode_of(info)
-        log.info("ClickAI app mode: %s", mode)
-        return mode
-
-    def _mode_of(self, info: dict[str, object]) -> str:
-        mode = str(info.get("mode") or "chat")
-        if mode not in API_MODES:
-            log.warning("unknown app mode %r; treating it as a chat app", mode)
-            mode = "chat"
-        self.app_mode = mode  # type: ignore[assignment]
-        return mode
-
-    async def _check_inputs(self, client: ClickAIClient) -> None:
-        """Warn at start-up about required app inputs the config does not fill."""
-        try:
-            params = await client.parameters()
-        except ClickAIError as exc:
-            log.warning("cannot read the app's parameters: %s", exc)
-            return
-        missing = [
-            name for name in required_inputs(params) if name not in self.settings.clickai.inputs
-        ]
-        query_var = self.settings.clickai.query_variable
-        missing = [
-            m for m in missing if not (API_MODES.get(self.app_mode) != "chat" and m == query_var)
-        ]
-        if missing:
-            log.warning(
-                "the app requires inputs %s; set them in [clickai] inputs or every turn fails",
-                ", ".join(missing),
-            )
+    @property
+    def app_mode(self) -> str:
+        """The ClickAI app's mode once started (``auto`` resolved), else the configured one."""
+        backend = self.backends.get("clickai")
+        if isinstance(backend, ClickAIBackend):
+            return backend.app_mode
+        return self._app_mode
 
     def _health(self) -> dict[str, object]:
         return {
@@ -268,27 +242,14 @@ class BridgeApp:
         if self.server is not None:
             await _quietly(self.server.stop(), "stopping the HTTP server")
             self.server = None
-        if self.clickai is not None:
-            await _quietly(self.clickai.aclose(), "closing the ClickAI client")
-            self.clickai = None
+        self._app_mode = self.app_mode
+        for name, backend in self.backends.items():
+            await _quietly(backend.aclose(), f"closing backend {name}")
+        self.backends = {}
+        self.backend = None
         if self.store is not None:
             await _quietly(self.store.close(), "closing the store")
             self.store = None
-
-
-def required_inputs(params: dict[str, object]) -> list[str]:
-    """Names of required variables in a ``GET /parameters`` ``user_input_form``."""
-    names: list[str] = []
-    form = params.get("user_input_form")
-    if not isinstance(form, list):
-        return names
-    for item in form:
-        if not isinstance(item, dict):
-            continue
-        for spec in item.values():
-            if isinstance(spec, dict) and spec.get("required") and spec.get("variable"):
-                names.append(str(spec["variable"]))
-    return names
 
 
 def flood_budget(channel: Channel) -> FloodBudget:

@@ -10,8 +10,9 @@ from urllib.parse import urlsplit
 import httpx
 
 from bridge.app import API_MODES, required_inputs
+from bridge.check_backends import check_backend, renamed
 from bridge.clickai import ClickAIClient
-from bridge.config import Settings
+from bridge.config import ClickAIConfig, Settings
 from bridge.errors import BridgeError, ClickAIError
 from bridge.store.probe import probe_store
 
@@ -42,12 +43,22 @@ async def check(settings: Settings, say: Printer, *, source: str = "") -> bool:
         check_channels(settings, say),
         await check_store(settings, say),
         check_listen(settings, say),
-        await check_clickai(settings, say),
     ]
+    if settings.clickai is not None:
+        results.append(await check_clickai(settings.clickai, say))
+    results += [await check_backend(name, cfg, say) for name, cfg in settings.backends.items()]
     if settings.telegram.enabled:
         results.append(await check_telegram(settings, say))
     if settings.slack.enabled:
         results.append(await check_slack(settings, say))
+    for name, bot in settings.telegram.more_bots():
+        if bot.enabled:
+            as_bot = settings.model_copy(update={"telegram": bot})
+            results.append(await check_telegram(as_bot, renamed(say, "telegram", name)))
+    for name, app in settings.slack.more_bots():
+        if app.enabled:
+            as_app = settings.model_copy(update={"slack": app})
+            results.append(await check_slack(as_app, renamed(say, "slack", name)))
     return all(results)
 
 
@@ -110,9 +121,8 @@ def listen_problem(host: str, port: int) -> str:
     return ""
 
 
-async def check_clickai(settings: Settings, say: Printer) -> bool:
+async def check_clickai(cfg: ClickAIConfig, say: Printer) -> bool:
     """The key works; names the app and its mode; the config fits the app."""
-    cfg = settings.clickai
     # One attempt each: retries would only delay the verdict and log warnings in between.
     client = ClickAIClient.from_config(cfg.model_copy(update={"max_retries": 0}))
     try:

@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     for name, text in (
         ("run", "start every enabled channel and serve until SIGINT/SIGTERM"),
         ("check", "validate the config and reach the store, ClickAI and each enabled channel"),
-        ("chat", "talk to the ClickAI app from the terminal"),
+        ("chat", "talk to the ClickAI app (or --backend NAME) from the terminal"),
         ("apps", "list the workspace's assistants (needs only the Studio credentials)"),
     ):
         cmd = sub.add_parser(name, help=text, description=text)
@@ -45,6 +45,13 @@ def _parser() -> argparse.ArgumentParser:
             default=None,
             help="TOML file (default: $BRIDGE_CONFIG, then ./config.toml)",
         )
+        if name == "chat":
+            cmd.add_argument(
+                "--backend",
+                default=None,
+                help="the backend to talk to: clickai or a [backends.NAME] (default: the "
+                "default bot's)",
+            )
         if name == "apps":
             cmd.add_argument(
                 "--mode", default=None, help="only apps of this mode (chat, agent-chat, …)"
@@ -54,15 +61,21 @@ def _parser() -> argparse.ArgumentParser:
 
 def secrets_of(settings: Settings) -> list[str]:
     """Every secret value in the settings (for log redaction)."""
+    c = settings.clickai
     values = [
-        settings.clickai.api_key,
-        settings.clickai.studio_token,
+        c.api_key if c else None,
+        c.studio_token if c else None,
         settings.telegram.token,
         settings.telegram.webhook_secret,
         settings.slack.bot_token,
         settings.slack.app_token,
         settings.slack.signing_secret,
     ]
+    values += [b.api_key for b in settings.backends.values()]
+    for bot in settings.telegram.bots:
+        values += [bot.token, bot.webhook_secret]
+    for app in settings.slack.apps:
+        values += [app.bot_token, app.app_token, app.signing_secret]
     return [v.get_secret_value() for v in values if v is not None]
 
 
@@ -103,7 +116,7 @@ def _main(args: argparse.Namespace) -> int:
             return 0 if asyncio.run(check.check(settings, say, source=where)) else 1
         if args.command == "apps":
             return 0 if asyncio.run(commands.apps(settings, args.mode, say)) else 1
-        asyncio.run(terminal.chat(settings, sys.stdin, sys.stdout))
+        asyncio.run(terminal.chat(settings, sys.stdin, sys.stdout, backend=args.backend))
         return 0
     except BridgeError as exc:
         print(f"clickai-bridge: {_redact(str(exc), settings)}", file=sys.stderr)

@@ -16,7 +16,7 @@ Printer = Callable[[str], None]
 async def apps(settings: Settings, mode: str | None, say: Printer) -> bool:
     """List the workspace's assistants with the Studio List Assistants API."""
     c = settings.clickai
-    if c.studio_token is None or not c.workspace_id:
+    if c is None or c.studio_token is None or not c.workspace_id:
         say("apps: set clickai.studio_token and clickai.workspace_id first")
         return False
     client = StudioClient.from_config(c)

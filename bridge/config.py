@@ -6,9 +6,9 @@ import json
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Literal, get_origin
+from typing import Any, Literal, TypeVar, get_origin
 
 from pydantic import (
     BaseModel,
@@ -31,6 +31,7 @@ from pydantic_settings.exceptions import SettingsError
 from bridge.errors import ConfigError
 
 PLACEHOLDER = "CHANGE-ME"
+S = TypeVar("S", bound="Section")
 AppMode = Literal["auto", "chat", "agent-chat", "advanced-chat", "completion", "workflow"]
 InputValue = str | int | float | bool
 WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
@@ -70,6 +71,59 @@ class ClickAIConfig(Section):
     _keys_not_empty = field_validator("api_key", "studio_token")(_not_empty)
     file_hosts: list[str] = Field(default_factory=list)
     file_timeout_s: float = Field(default=60.0, gt=0)
+
+
+BackendKind = Literal["clickai", "chatbase", "maiagent", "agentok"]
+DEFAULT_BASE_URLS: dict[str, str] = {
+    "clickai": "https://api.clickai.io/v1",
+    "chatbase": "https://www.chatbase.co/api/v2",
+    "maiagent": "https://api.maiagent.ai/api/v1",
+    "agentok": "https://api.agentok.ai/v1",
+}
+_ID_KEYS: dict[str, str] = {"chatbase": "agent_id", "maiagent": "chatbot_id", "agentok": "flow_id"}
+
+
+class BackendConfig(Section):
+    """``[backends.NAME]``: one AI app on one platform (``kind``), with its own key and id."""
+
+    kind: BackendKind
+    base_url: str = ""
+    api_key: SecretStr
+    agent_id: str | None = None
+    chatbot_id: str | None = None
+    flow_id: str | None = None
+    connect_timeout_s: float = Field(default=10.0, gt=0)
+    read_timeout_s: float = Field(default=300.0, gt=0)
+    idle_timeout_s: float = Field(default=90.0, gt=0)
+    requests_per_minute: int = Field(default=100, ge=1)
+    max_retries: int = Field(default=3, ge=0, le=10)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+    run_timeout_s: float = Field(default=600.0, gt=0)
+    # kind = "clickai" only (the [clickai] keys of the same names)
+    response_mode: Literal["streaming", "blocking"] = "streaming"
+    app_mode: AppMode = "auto"
+    inputs: dict[str, InputValue] = Field(default_factory=dict)
+    query_variable: str = "query"
+    workflow_output: str = ""
+    auto_generate_name: bool = True
+
+    @model_validator(mode="after")
+    def _check(self) -> BackendConfig:
+        key = _ID_KEYS.get(self.kind)
+        if key is not None and not getattr(self, key):
+            raise ValueError(f"{key} is required for kind = {self.kind!r}")
+        return self
+
+    @property
+    def root(self) -> str:
+        """``base_url``, or the platform's public API root when unset."""
+        return self.base_url or DEFAULT_BASE_URLS[self.kind]
+
+    @property
+    def app_id(self) -> str:
+        """The platform's id of the app (agent, chatbot or flow); "" for ClickAI."""
+        key = _ID_KEYS.get(self.kind)
+        return str(getattr(self, key) or "") if key else ""
 
 
 class StoreConfig(Section):
@@ -123,8 +177,63 @@ class LogConfig(Section):
     library_level: LogLevel = "INFO"
 
 
+class BotConfig(BaseModel):
+    """One more bot of a platform: its name, backend, chat routes and overrides of the
+    platform section's keys (any ``[telegram]`` / ``[slack]`` key may be repeated here)."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,31}$")
+    backend: str | None = None
+    routes: dict[str, str] = Field(default_factory=dict)
+    """Chat / channel id → the backend that answers there instead."""
+
+    def overrides(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TelegramBotConfig(BotConfig):
+    """``[[telegram.bots]]``."""
+
+    token: SecretStr
+    webhook_secret: SecretStr | None = None
+
+
+class SlackAppConfig(BotConfig):
+    """``[[slack.apps]]``."""
+
+    bot_token: SecretStr
+    app_token: SecretStr | None = None
+    signing_secret: SecretStr | None = None
+
+
+_NOT_INHERITED = frozenset({"bots", "apps", "routes", "backend", "enabled", "webhook_url"})
+
+
+def bot_section(parent: Section, bot: BotConfig) -> dict[str, Any]:
+    """The platform section a bot runs with: the parent's keys, the bot's on top."""
+    data = {k: v for k, v in parent if k not in _NOT_INHERITED}
+    declared = {
+        k: getattr(bot, k) for k in type(bot).model_fields if k not in BotConfig.model_fields
+    }
+    data.update({k: v for k, v in declared.items() if v is not None})
+    unknown = sorted(set(bot.overrides()) - set(type(parent).model_fields) - _NOT_INHERITED)
+    if unknown:
+        raise ValueError(f"{bot.name}: unknown key {unknown[0]}")
+    data.update(bot.overrides())
+    data.setdefault("enabled", True)
+    data["backend"] = bot.backend or getattr(parent, "backend", "clickai")
+    data["routes"] = bot.routes
+    return data
+
+
 class TelegramConfig(Section):
     enabled: bool = False
+    backend: str = "clickai"
+    """The backend that answers this (the default) bot; ``[backends.NAME]`` or ``clickai``."""
+    routes: dict[str, str] = Field(default_factory=dict)
+    """Chat id → another backend's name, for chats that a different assistant answers."""
+    bots: list[TelegramBotConfig] = Field(default_factory=list)
     token: SecretStr | None = None
     api_base_url: str = "https://api.telegram.org"
     mode: Literal["polling", "webhook"] = "polling"
@@ -158,9 +267,23 @@ class TelegramConfig(Section):
             raise ValueError("webhook mode needs webhook_url and webhook_secret")
         return self
 
+    @model_validator(mode="after")
+    def _check_bots(self) -> TelegramConfig:
+        self.more_bots()
+        return self
+
+    def more_bots(self) -> list[tuple[str, TelegramConfig]]:
+        """``[[telegram.bots]]`` as (name, its whole section), each validated."""
+        return _more(self, self.bots, TelegramConfig, "bots")
+
 
 class SlackConfig(Section):
     enabled: bool = False
+    backend: str = "clickai"
+    """The backend that answers this (the default) app; ``[backends.NAME]`` or ``clickai``."""
+    routes: dict[str, str] = Field(default_factory=dict)
+    """Channel id → another backend's name."""
+    apps: list[SlackAppConfig] = Field(default_factory=list)
     bot_token: SecretStr | None = None
     app_token: SecretStr | None = None
     signing_secret: SecretStr | None = None
@@ -193,6 +316,34 @@ class SlackConfig(Section):
             raise ValueError("http mode needs signing_secret")
         return self
 
+    @model_validator(mode="after")
+    def _check_apps(self) -> SlackConfig:
+        self.more_bots()
+        return self
+
+    def more_bots(self) -> list[tuple[str, SlackConfig]]:
+        """``[[slack.apps]]`` as (name, its whole section), each validated."""
+        return _more(self, self.apps, SlackConfig, "apps")
+
+
+def _more(
+    parent: Section, bots: Sequence[BotConfig], cls: type[S], key: str
+) -> list[tuple[str, S]]:
+    names = [b.name for b in bots]
+    if len(set(names)) != len(names):
+        raise ValueError(f"{key}: two entries share a name")
+    out: list[tuple[str, S]] = []
+    for bot in bots:
+        try:
+            out.append((bot.name, cls.model_validate(bot_section(parent, bot))))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise ValueError(
+                f"{key}[{bot.name}]{'.' + where if where else ''}: {first['msg']}"
+            ) from None
+    return out
+
 
 class Settings(BaseSettings):
     """The whole configuration; build it with :func:`load_settings` (environment over file)."""
@@ -205,13 +356,45 @@ class Settings(BaseSettings):
         case_sensitive=False,
     )
 
-    clickai: ClickAIConfig
+    clickai: ClickAIConfig | None = None
+    backends: dict[str, BackendConfig] = Field(default_factory=dict)
     store: StoreConfig = StoreConfig()
     server: ServerConfig = ServerConfig()
     bridge: BridgeConfig = BridgeConfig()
     log: LogConfig = LogConfig()
     telegram: TelegramConfig = TelegramConfig()
     slack: SlackConfig = SlackConfig()
+
+    @model_validator(mode="after")
+    def _check_backends(self) -> Settings:
+        if "clickai" in self.backends:
+            raise ValueError("backends.clickai: that name is the [clickai] section's")
+        for name in self.backends:
+            if ":" in name or "/" in name:
+                raise ValueError(f"backends.{name}: a name may not contain ':' or '/'")
+        known = set(self.backends) | ({"clickai"} if self.clickai is not None else set())
+        for where, name in self.backend_references():
+            if name not in known:
+                if name == "clickai":
+                    raise ValueError(
+                        "clickai.api_key: required (config.toml or BRIDGE_CLICKAI__…), "
+                        f"{where} uses the clickai backend"
+                    )
+                raise ValueError(f"{where}: no [backends.{name}]")
+        return self
+
+    def backend_references(self) -> list[tuple[str, str]]:
+        """(config key, backend name) for every place that names a backend."""
+        refs = [("telegram.backend", self.telegram.backend), ("slack.backend", self.slack.backend)]
+        refs += [(f"telegram.routes.{k}", v) for k, v in self.telegram.routes.items()]
+        refs += [(f"slack.routes.{k}", v) for k, v in self.slack.routes.items()]
+        for key, section in (("telegram.bots", self.telegram), ("slack.apps", self.slack)):
+            for name, bot in section.more_bots():
+                refs.append((f"{key}[{name}].backend", bot.backend))
+                refs += [(f"{key}[{name}].routes.{k}", v) for k, v in bot.routes.items()]
+        if not self.backends:
+            refs.append(("clickai", "clickai"))
+        return refs
 
 
 _ENV_IGNORED = {"BRIDGE_CONFIG", "BRIDGE_CONFIG_DEFAULTS"}

@@ -6,7 +6,8 @@
     ├─ ConfigError            a bad or missing setting; the message names the key
     ├─ StoreError
     │  └─ SchemaTooNew        the database was written by a newer version of the bridge
-    ├─ ClickAIError           .kind, .status, .code, .retry_after
+    ├─ BackendError           .kind, .status, .code, .retry_after (any AI platform)
+    │  └─ ClickAIError        a failed ClickAI call
     ├─ AttachmentError        .reason (too_large, unsupported, download_failed)
     └─ ChannelError           .channel
        ├─ RateLimited         .retry_after (platform 429 / flood control)
@@ -26,6 +27,7 @@ ErrorKind = Literal[
     "quota",
     "upstream",
     "timeout",
+    "unsupported",
 ]
 
 
@@ -45,13 +47,13 @@ class SchemaTooNew(StoreError):
     """The database schema is newer than this code understands."""
 
 
-class ClickAIError(BridgeError):
-    """A failed ClickAI call.
+class BackendError(BridgeError):
+    """A failed call to an AI platform (ClickAI, Chatbase, MaiAgent, Agentok).
 
     Attributes:
         kind: the category the relay branches on.
         status: HTTP status (0 when there was no response).
-        code: ClickAI's ``code`` field ("" when absent).
+        code: the platform's error code ("" when absent).
         retry_after: seconds to wait before retrying, when known.
     """
 
@@ -78,6 +80,10 @@ class ClickAIError(BridgeError):
         if self.code:
             bits.append(self.code)
         return f"[{' '.join(bits)}] {self.message}"
+
+
+class ClickAIError(BackendError):
+    """A failed ClickAI call (``code`` is ClickAI's ``code`` field)."""
 
 
 AttachmentReason = Literal[

@@ -35,6 +35,15 @@ _EN: dict[str, str] = {
     "new_conversation": "🆕 Started a new conversation.",
     "new_single_turn": "ℹ️ This assistant answers each message on its own: nothing to reset.",
     "stopped": "⏹ Stopped.",
+    "stopped_local": (
+        "⏹ Stopped showing the answer (this assistant cannot be interrupted, "
+        "so it may still finish on its side)."
+    ),
+    "awaiting_input": "✍️ The assistant is waiting for your answer. Reply to continue.",
+    "files_unsupported": "📎 This assistant cannot read files. Please send your question as text.",
+    "file_kind_unsupported": "📎 This assistant cannot read “{name}” (this kind of file is not "
+    "supported).",
+    "err_unsupported": "⚠️ This assistant cannot do that.",
     "nothing_to_stop": "Nothing is running right now.",
     "empty_answer": "(the assistant returned no text)",
     "too_long": "✂️ Your message is too long ({chars} characters). The limit is {limit}.",
@@ -130,6 +139,17 @@ _VI: dict[str, str] = {
     "new_conversation": "🆕 Đã bắt đầu cuộc trò chuyện mới.",
     "new_single_turn": "ℹ️ Trợ lý này trả lời từng tin nhắn riêng lẻ; không có gì để đặt lại.",
     "stopped": "⏹ Đã dừng.",
+    "stopped_local": (
+        "⏹ Đã ngừng hiển thị câu trả lời (trợ lý này không thể bị ngắt "
+        "nên có thể vẫn hoàn tất ở phía nó)."
+    ),
+    "awaiting_input": "✍️ Trợ lý đang chờ câu trả lời của bạn. Hãy trả lời để tiếp tục.",
+    "files_unsupported": (
+        "📎 Trợ lý này không đọc được tệp. Vui lòng gửi câu hỏi dưới dạng văn bản."
+    ),
+    "file_kind_unsupported": "📎 Trợ lý này không đọc được “{name}” (loại tệp này không được hỗ "
+    "trợ).",
+    "err_unsupported": "⚠️ Trợ lý này không làm được việc đó.",
     "nothing_to_stop": "Hiện không có câu trả lời nào đang chạy.",
     "empty_answer": "(trợ lý không trả về nội dung)",
     "too_long": "✂️ Tin nhắn của bạn quá dài ({chars} ký tự). Giới hạn là {limit}.",

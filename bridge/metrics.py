@@ -73,6 +73,18 @@ class Metrics:
             ["app", "currency"],
             registry=self.registry,
         )
+        self.backend_turns = Counter(
+            "bridge_backend_turns_total",
+            "Answered turns by bot (channel instance), backend and outcome",
+            ["bot", "backend", "outcome"],
+            registry=self.registry,
+        )
+        self.backend_errors = Counter(
+            "bridge_backend_errors_total",
+            "Backend failures by bot, backend and kind",
+            ["bot", "backend", "kind"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "bridge_platform_rate_limited_total",
             "Platform 429 / flood-control answers",

@@ -9,8 +9,9 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
-from bridge.clickai import ClickAIClient
-from bridge.errors import AttachmentError, ChannelError, ClickAIError, ReplyGone
+from bridge.backends.base import Backend
+from bridge.backends.routing import BackendRouter
+from bridge.errors import AttachmentError, BackendError, ChannelError, ClickAIError, ReplyGone
 from bridge.i18n import t
 from bridge.logs import fields_extra, key_values
 from bridge.metrics import Metrics
@@ -35,12 +36,12 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RelayLimits:
-    """Input limits applied before anything reaches ClickAI."""
+    """Input limits applied before anything reaches a backend."""
 
     max_query_chars: int = 8000
     user_messages_per_minute: int = 12
     chat_messages_per_minute: int = 30
-    """Messages per chat (all its users together) per minute; protects the ClickAI quota."""
+    """Messages per chat (all its users together) per minute; protects the backend's quota."""
 
 
 _REMEMBERED = 10_000
@@ -54,7 +55,7 @@ class Relay:
         self,
         *,
         store: Store,
-        clickai: ClickAIClient,
+        backends: BackendRouter | Backend,
         runner: TurnRunner,
         channels: Mapping[str, Channel],
         pacers: Mapping[str, Pacer],
@@ -65,25 +66,26 @@ class Relay:
         app: str = "clickai",
     ) -> None:
         self._store = store
-        self._clickai = clickai
+        self._router = (
+            backends if isinstance(backends, BackendRouter) else BackendRouter.single(backends)
+        )
         self._runner = runner
         self._channels = channels
-        # Each channel instance (bot) reads and writes its own namespace of the store; channels
-        # without one use the store as given.
+        # Each channel instance (bot) reads and writes its own namespace of the store (its
+        # deliveries there); its conversations and replies live in (bot, backend) namespaces.
+        # Channels without one use the store as given.
+        self._namespaces = dict(namespaces or {})
         self._stores: dict[str, Store] = {
-            name: store.scoped(ns) for name, ns in (namespaces or {}).items()
+            name: store.scoped(ns) for name, ns in self._namespaces.items()
         }
-        self._runners: dict[str, TurnRunner] = {
-            name: runner.scoped(scoped) for name, scoped in self._stores.items()
-        }
+        self._conv_stores: dict[tuple[str, str], tuple[Store, TurnRunner]] = {}
         self._pacers = pacers
         self._metrics = metrics
         self._limits = limits or RelayLimits()
         self._clock = clock
         self._app = app
-        self._backends = {name: ns.backend for name, ns in (namespaces or {}).items()}
         self._locks = KeyedLocks()
-        self._running: dict[str, TurnState] = {}
+        self._running: dict[str, tuple[TurnState, Backend]] = {}
         self._tasks = TaskSet("relay")
         self._recent: dict[str, deque[float]] = {}
         self._gone: dict[str, None] = {}
@@ -128,9 +130,10 @@ class Relay:
     async def feedback(
         self, ref: ReplyRef, rating: Rating, *, toggle: bool, by: str = ""
     ) -> FeedbackOutcome:
-        store = self._store_of(ref.channel)
+        backend = self._router.for_chat(ref.channel, ref.chat_id)
+        store, _ = self._for(ref.channel, backend)
         row = await store.get_reply(ref)
-        if row is None:
+        if row is None or not backend.capabilities.feedback:
             return FeedbackOutcome(found=False)
         if row.owner and by != row.owner:
             log.info("%s: %s may not rate %s (asked by %s)", ref.channel, by, ref, row.owner)
@@ -139,11 +142,16 @@ class Relay:
         if new is None and row.rating is None:
             return FeedbackOutcome(found=True, rating=None)
         try:
-            await self._clickai.feedback(row.message_id, rating=new, user=row.user)
-        except ClickAIError as exc:
+            await backend.feedback(
+                message_id=row.message_id,
+                conversation_id=row.conversation_id,
+                rating=new,
+                user=row.user,
+            )
+        except BackendError as exc:
             if exc.status == 404:
                 # "Message Not Exists.": its conversation was deleted; it cannot be rated again.
-                log.info("feedback on %s: ClickAI no longer has the message", row.message_id)
+                log.info("feedback on %s: the backend no longer has it", row.message_id)
                 return FeedbackOutcome(found=False)
             log.warning("feedback on %s failed: %s", row.message_id, exc)
             return FeedbackOutcome(found=True, rating=row.rating, ok=False)
@@ -152,31 +160,49 @@ class Relay:
         return FeedbackOutcome(found=True, rating=new)
 
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
-        moved = await self._store_of(channel).migrate_chat(channel, old_chat_id, new_chat_id)
+        stores = {id(s): s for s in [self._store_of(channel)]}
+        for backend in self._router.backends.values():
+            store, _ = self._for(channel, backend)
+            stores[id(store)] = store
+        moved = 0
+        for store in stores.values():
+            moved += await store.migrate_chat(channel, old_chat_id, new_chat_id)
         log.info("%s: chat %s is now %s (%d rows moved)", channel, old_chat_id, new_chat_id, moved)
 
     async def has_conversation(self, key: ThreadKey) -> bool:
+        backend = self._router.for_chat(key.channel, key.chat_id)
         try:
-            return await self._store_of(key.channel).get_conversation(key.scope) is not None
+            store, _ = self._for(key.channel, backend)
+            return await store.get_conversation(key.scope) is not None
         except Exception as exc:
             log.warning("%s: cannot look up %s (%s)", key.channel, key.scope, exc)
             return False
 
     async def opening_statement(self) -> str:
-        return (await self._runner.extras.opening()).statement
+        return (await self.opening()).statement
 
     async def opening(self) -> Opening:
-        return await self._runner.extras.opening()
+        return await self.opening_for("")
+
+    async def opening_for(self, channel: str) -> Opening:
+        """What a new chat of ``channel``'s bot shows (the default backend's when "")."""
+        backend = self._router.for_bot(channel) if channel else self._router.default
+        try:
+            return await backend.opening()
+        except BackendError as exc:
+            log.warning("cannot read the opening of backend %s: %s", backend.name, exc)
+            return Opening()
 
     async def stop_turn(self, key: ThreadKey) -> bool:
-        state = self._running.get(key.scope)
-        if state is None:
+        running = self._running.get(key.scope)
+        if running is None:
             log.info("%s: stop asked in %s, but nothing runs there", key.channel, key.scope)
             return False
         log.info("%s: stop asked in %s", key.channel, key.scope)
+        state, backend = running
         try:
-            await self._runner.stop(state)
-        except ClickAIError as exc:
+            await self._runner.stop(state, backend)
+        except BackendError as exc:
             log.warning("stop of task %s failed: %s", state.task_id, exc)
         return True
 
@@ -198,8 +224,23 @@ class Relay:
         return events
 
     def _store_of(self, channel: str) -> Store:
-        """The store view of a channel instance's namespace."""
+        """The store view of a channel instance's namespace (its deliveries)."""
         return self._stores.get(channel, self._store)
+
+    def _for(self, channel: str, backend: Backend) -> tuple[Store, TurnRunner]:
+        """The store view (and a runner on it) holding ``channel``'s conversations with
+        ``backend``: the namespace (bot identity, backend name)."""
+        key = (channel, backend.name)
+        found = self._conv_stores.get(key)
+        if found is None:
+            ns = self._namespaces.get(channel)
+            if ns is None:
+                found = (self._store, self._runner)
+            else:
+                store = self._store.scoped(Namespace(bot=ns.bot, backend=backend.name))
+                found = (store, self._runner.scoped(store))
+            self._conv_stores[key] = found
+        return found
 
     async def recover(self, events: list[EventRow]) -> int:
         """Tell the users of interrupted messages to resend them; each gets one notice."""
@@ -266,8 +307,11 @@ class Relay:
                     queued = False
                     self._metrics.queued.dec()
                     if msg.command == "new":
-                        await self._store_of(channel_name).drop_conversation(msg.key.scope)
-                        new = "new_single_turn" if self._runner.single_turn else "new_conversation"
+                        backend = self._router.for_chat(channel_name, msg.key.chat_id)
+                        store, _ = self._for(channel_name, backend)
+                        await store.drop_conversation(msg.key.scope)
+                        single = backend.capabilities.single_turn
+                        new = "new_single_turn" if single else "new_conversation"
                         await self._notify(msg, t(msg.language, new))
                         self._done(msg, "command")
                     else:
@@ -368,7 +412,8 @@ class Relay:
         return self._pacers[msg.key.channel].open(reply)
 
     async def _stop(self, msg: InboundMessage) -> None:
-        state = self._running.get(msg.key.scope)
+        running = self._running.get(msg.key.scope)
+        state = running[0] if running else None
         if state and state.owner and state.owner != msg.sender.id and not msg.sender.is_admin:
             log.info(
                 "%s: %s may not stop %s's answer", msg.key.channel, msg.sender.id, state.owner
@@ -381,31 +426,42 @@ class Relay:
     async def _answer(self, msg: InboundMessage) -> None:
         channel = self._channels[msg.key.channel]
         scope = msg.key.scope
-        row = await self._store_of(msg.key.channel).get_conversation(scope)
-        state = TurnState(user=row.user if row else scope, owner=msg.sender.id)
+        backend = self._router.for_chat(msg.key.channel, msg.key.chat_id)
+        store, runner = self._for(msg.key.channel, backend)
+        row = await store.get_conversation(scope)
+        state = TurnState(
+            user=row.user if row else scope, owner=msg.sender.id, backend=backend.name
+        )
         reply = channel.open_reply(msg)
         reply.on_message = self._remember_reply(msg)
         paced = self._pacers[msg.key.channel].open(reply)
-        self._running[scope] = state
+        self._running[scope] = (state, backend)
         self._metrics.inflight.inc()
         outcome = "answered"
         try:
             await paced.start()
-            runner = self._runners.get(msg.key.channel, self._runner)
-            await runner.run(msg, channel, paced, state)
-        except ClickAIError as exc:
+            await runner.run(msg, channel, paced, state, backend)
+        except BackendError as exc:
             outcome = "failed"
             self._metrics.clickai_errors.labels(exc.kind).inc()
+            self._metrics.backend_errors.labels(msg.key.channel, backend.name, exc.kind).inc()
             # The plan's quota is the operator's to fix; other failures are the user's to retry.
             level = logging.ERROR if exc.kind == "quota" else logging.WARNING
-            log.log(level, "%s: ClickAI failed for %s: %s", msg.key.channel, scope, exc)
+            log.log(
+                level,
+                "%s: backend %s failed for %s: %s",
+                msg.key.channel,
+                backend.name,
+                scope,
+                exc,
+            )
             if not state.delivered:
-                await paced.finish(state.text, notice=clickai_notice(msg.language, exc))
+                await paced.finish(state.text, notice=backend_notice(msg.language, exc))
         except AttachmentError as exc:
             refused = exc.reason in ("too_large", "unsupported")
             outcome = "refused_file" if refused else "failed"
             log.info("%s: attachment refused for %s: %s", msg.key.channel, scope, exc.reason)
-            await paced.finish("", notice=self._attachment_notice(msg, exc))
+            await paced.finish("", notice=self._attachment_notice(msg, exc, backend))
         except asyncio.CancelledError:
             if self._aborting and not state.delivered:
                 outcome = "restarting"
@@ -439,6 +495,7 @@ class Relay:
             self._running.pop(scope, None)
             self._metrics.inflight.dec()
             self._done(msg, outcome, state)
+            self._metrics.backend_turns.labels(msg.key.channel, backend.name, outcome).inc()
             self._metrics.turn_seconds.labels(msg.key.channel).observe(
                 time.monotonic() - state.started_at
             )
@@ -454,6 +511,7 @@ class Relay:
         if state is not None:
             now, first = time.monotonic(), state.first_text_at
             fields |= {
+                "backend": state.backend,
                 "task_id": state.task_id,
                 "message_id": state.message_id,
                 "conversation_id": state.conversation_id,
@@ -462,8 +520,7 @@ class Relay:
                 "chars": len(state.text),
                 "tokens": state.usage.get("total_tokens"),
             }
-            app = self._backends.get(msg.key.channel) or self._app
-            self._metrics.observe_usage(app, state.usage)
+            self._metrics.observe_usage(state.backend or self._app, state.usage)
         fields["outcome"] = outcome
         log.info("%s: turn %s", msg.key.channel, key_values(fields), extra=fields_extra(fields))
 
@@ -478,14 +535,20 @@ class Relay:
 
         return remember
 
-    def _attachment_notice(self, msg: InboundMessage, exc: AttachmentError) -> str:
+    def _attachment_notice(
+        self, msg: InboundMessage, exc: AttachmentError, backend: Backend
+    ) -> str:
         if exc.reason in ("not_accepted", "too_many_files"):
             return file_rules_notice(msg.language, exc)
         name = str(exc)
+        if exc.reason == "unsupported":
+            if backend.capabilities.attachments:
+                return t(msg.language, "file_kind_unsupported", name=name)
+            return t(msg.language, "files_unsupported")
         if exc.reason == "too_large":
             att = next((a for a in msg.attachments if a.name == name), None)
             size = (att.size or 0) / 1_000_000 if att else 0
-            limit = self._runner.max_file_bytes / 1_000_000
+            limit = self._runner.file_limit(backend) / 1_000_000
             return t(
                 msg.language,
                 "file_too_large",
@@ -494,3 +557,10 @@ class Relay:
                 limit_mb=f"{limit:g}",
             )
         return t(msg.language, "file_failed", name=name)
+
+
+def backend_notice(lang: str, exc: BackendError) -> str:
+    """The translated notice for a failed turn (ClickAI's request errors say what was wrong)."""
+    if isinstance(exc, ClickAIError):
+        return clickai_notice(lang, exc)
+    return t(lang, "err_upstream" if exc.kind == "conversation_gone" else f"err_{exc.kind}")

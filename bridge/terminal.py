@@ -28,14 +28,17 @@ RELAYED = ("new", "stop")
 LOCAL = ("help", "like", "dislike", "quit")
 
 
-async def chat(settings: Settings, stdin: TextIO, out: TextIO) -> None:
-    """Talk to the app from the terminal; the conversation persists in the store."""
+async def chat(
+    settings: Settings, stdin: TextIO, out: TextIO, *, backend: str | None = None
+) -> None:
+    """Talk to the app (or the backend named ``backend``) from the terminal; the conversation
+    persists in the store."""
     lang = pick_language(os.environ.get("LANG"), settings.bridge.default_language)
     console = ConsoleChannel(user=getpass.getuser(), language=lang, out=out)
-    app = BridgeApp(settings, channels=[console], serve_http=False)
+    app = BridgeApp(settings, channels=[console], serve_http=False, backend=backend)
     await app.start()
     try:
-        assert app.relay is not None and app.clickai is not None
+        assert app.relay is not None and app.backend is not None
         name, mode = await _app_info(app)
         session = _Session(console, app.relay, out, lang, interactive=stdin.isatty())
         session.say(t(lang, "console_banner", app=name, mode=mode))
@@ -47,11 +50,16 @@ async def chat(settings: Settings, stdin: TextIO, out: TextIO) -> None:
 
 
 async def _app_info(app: BridgeApp) -> tuple[str, str]:
-    """The app's name and mode for the banner (what is known when ClickAI does not answer)."""
-    assert app.clickai is not None
+    """The app's name and mode for the banner (what is known when ClickAI does not answer);
+    another backend is shown by its configured name and its kind."""
+    backend = app.backend
+    assert backend is not None
+    client = app.clickai if backend.kind == "clickai" and backend.name == "clickai" else None
+    if client is None:
+        return backend.name, backend.kind
     known = app.app_mode if app.app_mode != "auto" else "?"
     try:
-        info = await app.clickai.info()
+        info = await client.info()
     except ClickAIError:
         return "ClickAI", known
     return str(info.get("name") or "ClickAI"), str(info.get("mode") or known)

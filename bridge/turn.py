@@ -1,4 +1,4 @@
-"""One turn: forward a message (and its files) to ClickAI and stream the answer into a reply."""
+"""One turn: forward a message (and its files) to a backend and stream the answer into a reply."""
 
 from __future__ import annotations
 
@@ -8,36 +8,33 @@ import logging
 import mimetypes
 import posixpath
 import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import urlparse
 
-from bridge.clickai import (
-    ClickAIClient,
-    FileProduced,
-    FileRef,
-    FileType,
+from bridge.backends.base import (
+    AwaitingInput,
+    Backend,
+    BackendEvent,
+    BackendTurn,
+    FileOut,
     Finished,
     Started,
     TextDelta,
     TextReplace,
-    TurnRequest,
+    UploadRef,
+    close_events,
 )
-from bridge.clickai.errors import request_problem
-from bridge.errors import AttachmentError, ChannelError, ClickAIError
-from bridge.extras import AppExtras
+from bridge.errors import AttachmentError, BackendError, ChannelError
 from bridge.fetch import FetchError
-from bridge.file_rules import FileRulesSource
 from bridge.i18n import t
-from bridge.model import Attachment, Channel, InboundMessage, OutboundFile, ReplyRef
+from bridge.model import Channel, InboundMessage, OutboundFile, ReplyRef
 from bridge.pacing import PacedReply
 from bridge.store.base import Store
 
 log = logging.getLogger(__name__)
 
-ApiMode = Literal["chat", "completion", "workflow"]
-InputValue = str | int | float | bool
 TurnPhase = Literal["streaming", "delivering", "delivered", "recorded"]
 """A turn ends once: streaming → delivering (the final send) → delivered → recorded."""
 FINAL_SEND_GRACE_S = 10.0
@@ -46,14 +43,8 @@ FINAL_SEND_GRACE_S = 10.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TurnOptions:
-    """How turns talk to ClickAI (derived from config and the app's mode at start-up)."""
+    """Backend-independent turn settings (from ``[bridge]``)."""
 
-    mode: ApiMode = "chat"
-    streaming: bool = True
-    inputs: Mapping[str, InputValue] = field(default_factory=dict)
-    query_variable: str = "query"
-    workflow_output: str = ""
-    auto_generate_name: bool = True
     max_file_bytes: int = 15 * 1024 * 1024
     default_file_query: str = ""
     show_reset_notice: bool = True
@@ -68,16 +59,17 @@ class TurnState:
     user: str
     owner: str = ""
     """The platform user who asked: only they (or a chat admin) stop it, only they rate it."""
+    backend: str = ""
     task_id: str = ""
+    conversation_id: str = ""
     text: str = ""
     stop_requested: bool = False
     stop_sent: bool = False
     started_at: float = field(default_factory=time.monotonic)
     first_text_at: float | None = None
     message_id: str = ""
-    conversation_id: str = ""
     usage: Mapping[str, object] = field(default_factory=dict)
-    """``message_end``'s token usage and price (empty when the app sent none)."""
+    """The turn's token usage and price when the backend reports them (else empty)."""
     phase: TurnPhase = "streaming"
 
     @property
@@ -90,9 +82,10 @@ class TurnState:
 class Answer:
     message_id: str = ""
     conversation_id: str = ""
-    files: list[FileProduced] = field(default_factory=list)
+    files: list[FileOut] = field(default_factory=list)
     renewed: bool = False
-    """ClickAI answered in a new conversation instead of the one the turn named."""
+    """The backend answered in a new conversation instead of the one the turn named."""
+    awaiting: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,52 +96,15 @@ class _Final:
     notice: str | None
     files: list[OutboundFile]
     suggestions: tuple[str, ...]
-
-
-class _Options:
-    """The turn options, and how to find them while the app mode is still unknown."""
-
-    def __init__(
-        self, options: TurnOptions, detect: Callable[[], Awaitable[TurnOptions]] | None
-    ) -> None:
-        self.options = options
-        self.detect = detect
-        self.lock = asyncio.Lock()
+    feedback: bool
 
 
 class TurnRunner:
-    """Runs turns; stateless apart from its collaborators."""
+    """Runs turns on whichever backend the relay picked; stateless apart from the store."""
 
-    def __init__(
-        self,
-        *,
-        clickai: ClickAIClient,
-        store: Store,
-        options: TurnOptions,
-        extras: AppExtras | None = None,
-        detect: Callable[[], Awaitable[TurnOptions]] | None = None,
-        file_rules: FileRulesSource | None = None,
-    ) -> None:
-        """``detect`` (when the app mode is not known yet) is awaited before the first turn
-        and again before each later one until it succeeds; ``options`` are used after that."""
-        self._clickai = clickai
+    def __init__(self, *, store: Store, options: TurnOptions) -> None:
         self._store = store
-        self.extras = extras or AppExtras(clickai, suggestions=options.suggestions)
-        self._mode = _Options(options, detect)  # shared by every scoped() view
-        self._file_rules = file_rules
-
-    @property
-    def _opts(self) -> TurnOptions:
-        return self._mode.options
-
-    async def _ensure_options(self) -> None:
-        mode = self._mode
-        if mode.detect is None:
-            return
-        async with mode.lock:
-            if mode.detect is not None:
-                mode.options = await mode.detect()
-                mode.detect = None
+        self._opts = options
 
     @property
     def max_file_bytes(self) -> int:
@@ -160,47 +116,59 @@ class TurnRunner:
         clone._store = store
         return clone
 
-    @property
-    def single_turn(self) -> bool:
-        """Completion and workflow apps keep no conversation: each message stands alone."""
-        return self._opts.mode != "chat"
+    def check_files(self, msg: InboundMessage, backend: Backend) -> None:
+        """Refuse, before any download, files the backend cannot take."""
+        accepted = backend.capabilities.attachments
+        for att in msg.attachments:
+            if att.kind not in accepted:
+                raise AttachmentError("unsupported", att.name)
+            if att.size is not None and att.size > self.file_limit(backend):
+                raise AttachmentError("too_large", att.name)
+
+    def file_limit(self, backend: Backend) -> int:
+        cap = backend.capabilities.max_upload_bytes
+        return min(self._opts.max_file_bytes, cap) if cap else self._opts.max_file_bytes
 
     async def run(
-        self, msg: InboundMessage, channel: Channel, paced: PacedReply, state: TurnState
+        self,
+        msg: InboundMessage,
+        channel: Channel,
+        paced: PacedReply,
+        state: TurnState,
+        backend: Backend,
     ) -> None:
-        """Answer ``msg``; ClickAI and attachment errors propagate with ``state.text`` kept."""
+        """Answer ``msg``; backend and attachment errors propagate with ``state.text`` kept."""
         scope = msg.key.scope
-        await self._ensure_options()
+        self.check_files(msg, backend)
         row = await self._store.get_conversation(scope)
         conversation_id = row.conversation_id if row else None
-        files = await self._upload(msg, channel, state.user)
+        files = await self._upload(msg, channel, state.user, backend)
         query = msg.text.strip() or self._opts.default_file_query
         query = query or t(msg.language, "default_file_query")
         reset = False
         try:
-            answer = await self._stream(msg, query, files, conversation_id, paced, state)
-        except ClickAIError as exc:
-            problem = request_problem(exc)
-            if problem and problem.kind != "missing_input" and self._file_rules:
-                self._file_rules.stale()  # the app's file settings may have changed
+            answer = await self._stream(msg, query, files, conversation_id, paced, state, backend)
+        except BackendError as exc:
             if exc.kind != "conversation_gone" or not conversation_id or state.text:
                 raise
             log.info("conversation %s of %s is gone; starting a new one", conversation_id, scope)
             await self._store.drop_conversation(scope)
             reset = True
-            answer = await self._stream(msg, query, files, None, paced, state)
-        notice = None
-        if state.stop_requested:
-            notice = t(msg.language, "stopped")
-        elif (reset or answer.renewed) and self._opts.show_reset_notice:
-            notice = t(msg.language, "conversation_reset")
-        out_files = await self._fetch_files(answer.files)
+            answer = await self._stream(msg, query, files, None, paced, state, backend)
+        if answer.conversation_id and answer.conversation_id != state.conversation_id:
+            # Platforms that reveal a new conversation's id only at the end (Chatbase).
+            await self._store.set_conversation(scope, answer.conversation_id, state.user)
+        notice = self._notice(msg, state, answer, backend, reset or answer.renewed)
+        out_files = await self._fetch_files(answer.files, backend)
         text = state.text or ("" if out_files else t(msg.language, "empty_answer"))
+        can_rate = backend.capabilities.feedback and bool(answer.message_id)
         suggestions: tuple[str, ...] = ()
-        if not state.stop_requested and state.text:
-            suggestions = await self.extras.after_answer(answer.message_id, user=state.user)
+        if self._opts.suggestions and not state.stop_requested and state.text:
+            suggestions = await backend.after_answer(answer.message_id, user=state.user)
         final = asyncio.create_task(
-            self._deliver(msg, paced, state, _Final(text, notice, out_files, suggestions), answer)
+            self._deliver(
+                msg, paced, state, _Final(text, notice, out_files, suggestions, can_rate), answer
+            )
         )
         try:
             await asyncio.shield(final)
@@ -216,19 +184,7 @@ class TurnRunner:
                 final.exception()  # retrieved: the caller only sees the cancellation
             raise
         if answer.conversation_id != conversation_id:
-            await self._title(paced, answer.conversation_id, state.user)
-
-    async def _title(self, paced: PacedReply, conversation_id: str, user: str) -> None:
-        """A new conversation names its thread (best effort: the answer is already out)."""
-        if not paced.wants_title or not conversation_id:
-            return
-        title = await self.extras.title(conversation_id, user=user)
-        if not title:
-            return
-        try:
-            await paced.set_title(title)
-        except ChannelError as exc:
-            log.info("could not title the thread of %s: %s", conversation_id, exc)
+            await self._title(paced, answer.conversation_id, state.user, backend)
 
     async def _deliver(
         self,
@@ -244,11 +200,11 @@ class TurnRunner:
             final.text,
             notice=final.notice,
             files=final.files,
-            feedback=bool(answer.message_id),
+            feedback=final.feedback,
             suggestions=final.suggestions,
         )
         state.phase = "delivered"
-        if answer.message_id and ids:
+        if final.feedback and ids:
             try:
                 await self._store.add_replies(
                     [msg_ref(msg, i) for i in ids],
@@ -264,45 +220,85 @@ class TurnRunner:
                 return
         state.phase = "recorded"
 
+    def _notice(
+        self, msg: InboundMessage, state: TurnState, answer: Answer, backend: Backend, reset: bool
+    ) -> str | None:
+        if state.stop_requested:
+            local = backend.capabilities.stop == "local"
+            return t(msg.language, "stopped_local" if local else "stopped")
+        if answer.awaiting is not None:
+            return t(msg.language, "awaiting_input")
+        if reset and self._opts.show_reset_notice:
+            return t(msg.language, "conversation_reset")
+        return None
+
+    async def _title(
+        self, paced: PacedReply, conversation_id: str, user: str, backend: Backend
+    ) -> None:
+        """A new conversation names its thread (best effort: the answer is already out)."""
+        if not paced.wants_title or not conversation_id:
+            return
+        title = await backend.title(conversation_id, user=user)
+        if not title:
+            return
+        try:
+            await paced.set_title(title)
+        except ChannelError as exc:
+            log.info("could not title the thread of %s: %s", conversation_id, exc)
+
     async def _stream(
         self,
         msg: InboundMessage,
         query: str,
-        files: list[FileRef],
+        files: list[UploadRef],
         conversation_id: str | None,
         paced: PacedReply,
         state: TurnState,
+        backend: Backend,
     ) -> Answer:
-        request = TurnRequest(
-            mode=self._opts.mode,
-            streaming=self._opts.streaming,
-            query=query,
-            user=state.user,
-            conversation_id=conversation_id,
-            inputs=dict(self._opts.inputs),
-            files=files,
-            query_variable=self._opts.query_variable,
-            workflow_output=self._opts.workflow_output,
-            auto_generate_name=self._opts.auto_generate_name,
+        request = BackendTurn(
+            query=query, user=state.user, conversation_id=conversation_id, files=files
         )
         answer = Answer(conversation_id=conversation_id or "")
-        async for event in self._clickai.run(request):
-            if isinstance(event, TextDelta):
-                self._show(paced, state, state.text + event.text)
-            elif isinstance(event, TextReplace):
-                self._show(paced, state, event.text)
-            elif isinstance(event, Started):
-                await self._started(msg, event, answer, state)
-            elif isinstance(event, FileProduced):
-                answer.files.append(event)
-            elif isinstance(event, Finished):
-                answer.message_id = event.message_id or answer.message_id
-                state.message_id, state.usage = answer.message_id, event.usage
-                if event.answer and not state.text:
-                    self._show(paced, state, event.answer)
-                known = {f.id for f in answer.files}
-                answer.files += [f for f in event.files if f.id not in known]
+        state.conversation_id = conversation_id or ""
+        events = backend.run(request)
+        try:
+            async for event in events:
+                if state.stop_requested and backend.capabilities.stop == "local":
+                    break
+                await self._apply(msg, event, answer, paced, state, backend)
+        finally:
+            await close_events(events)
         return answer
+
+    async def _apply(
+        self,
+        msg: InboundMessage,
+        event: BackendEvent,
+        answer: Answer,
+        paced: PacedReply,
+        state: TurnState,
+        backend: Backend,
+    ) -> None:
+        if isinstance(event, TextDelta):
+            self._show(paced, state, state.text + event.text)
+        elif isinstance(event, TextReplace):
+            self._show(paced, state, event.text)
+        elif isinstance(event, Started):
+            await self._started(msg, event, answer, state, backend)
+        elif isinstance(event, FileOut):
+            answer.files.append(event)
+        elif isinstance(event, AwaitingInput):
+            answer.awaiting = event.prompt
+            answer.conversation_id = event.conversation_id or answer.conversation_id
+        elif isinstance(event, Finished):
+            answer.message_id = event.message_id or answer.message_id
+            answer.conversation_id = event.conversation_id or answer.conversation_id
+            state.message_id, state.usage = answer.message_id, event.usage
+            if event.answer and not state.text:
+                self._show(paced, state, event.answer)
+            known = {f.id for f in answer.files}
+            answer.files += [f for f in event.files if f.id not in known]
 
     def _show(self, paced: PacedReply, state: TurnState, text: str) -> None:
         if state.first_text_at is None and text.strip():
@@ -311,11 +307,15 @@ class TurnRunner:
         paced.set_text(text)
 
     async def _started(
-        self, msg: InboundMessage, event: Started, answer: Answer, state: TurnState
+        self,
+        msg: InboundMessage,
+        event: Started,
+        answer: Answer,
+        state: TurnState,
+        backend: Backend,
     ) -> None:
-        answer.message_id = state.message_id = event.message_id
+        answer.message_id = state.message_id = event.message_id or answer.message_id
         state.task_id = event.task_id
-        state.conversation_id = event.conversation_id or answer.conversation_id
         if event.conversation_id and event.conversation_id != answer.conversation_id:
             if answer.conversation_id:
                 # A chatflow given an unknown, deleted or foreign id answers 200 in a new
@@ -329,49 +329,50 @@ class TurnRunner:
                 answer.renewed = True
             # Persist at once: a crash mid-answer must not orphan the new conversation.
             answer.conversation_id = event.conversation_id
+            state.conversation_id = event.conversation_id
             await self._store.set_conversation(msg.key.scope, event.conversation_id, state.user)
         if state.stop_requested and event.task_id:
-            await self.stop(state)
+            await self.stop(state, backend)
 
-    async def stop(self, state: TurnState) -> None:
-        """Ask ClickAI to stop the running task (the stream then ends with the partial text).
+    async def stop(self, state: TurnState, backend: Backend) -> None:
+        """Stop the running answer: the platform stops it, or the bridge stops reading.
 
         Once per task: a press racing the task's first event must not stop it twice.
         """
         state.stop_requested = True
-        if state.task_id and not state.stop_sent:
-            state.stop_sent = True
-            await self._clickai.stop(state.task_id, user=state.user, mode=self._opts.mode)
+        if backend.capabilities.stop != "server" or not state.task_id or state.stop_sent:
+            return
+        state.stop_sent = True
+        await backend.stop(
+            task_id=state.task_id, conversation_id=state.conversation_id, user=state.user
+        )
 
-    async def _upload(self, msg: InboundMessage, channel: Channel, user: str) -> list[FileRef]:
-        refs: list[FileRef] = []
-        limit = self._opts.max_file_bytes
-        kinds = await self._file_types(msg.attachments)
+    async def _upload(
+        self, msg: InboundMessage, channel: Channel, user: str, backend: Backend
+    ) -> list[UploadRef]:
+        refs: list[UploadRef] = []
+        limit = self.file_limit(backend)
+        kinds = await backend.file_types(msg.attachments) if msg.attachments else []
         for att, kind in zip(msg.attachments, kinds, strict=True):
-            if att.size is not None and att.size > limit:
-                raise AttachmentError("too_large", att.name)
             data = await channel.download(att, max_bytes=limit)
             if len(data) > limit:
                 raise AttachmentError("too_large", att.name)
             try:
-                uploaded = await self._clickai.upload_file(
-                    data=data, filename=safe_filename(att.name), mime_type=att.mime_type, user=user
+                uploaded = await backend.upload(
+                    data=data,
+                    filename=safe_filename(att.name),
+                    mime_type=att.mime_type,
+                    kind=kind,
+                    user=user,
                 )
-            except ClickAIError as exc:
+            except BackendError as exc:
                 if exc.status == 413:
                     raise AttachmentError("too_large", att.name) from exc
                 raise AttachmentError("upload_failed", att.name) from exc
-            refs.append(FileRef(type=kind, upload_file_id=uploaded.id))
+            refs.append(uploaded)
         return refs
 
-    async def _file_types(self, attachments: Sequence[Attachment]) -> list[FileType]:
-        """The type each file goes as; refuses what the app does not take, before any download."""
-        rules = await self._file_rules.get() if self._file_rules and attachments else None
-        if rules is None:
-            return [att.kind for att in attachments]
-        return rules.check(attachments)
-
-    async def _fetch_files(self, produced: list[FileProduced]) -> list[OutboundFile]:
+    async def _fetch_files(self, produced: list[FileOut], backend: Backend) -> list[OutboundFile]:
         out: list[OutboundFile] = []
         for item in produced:
             if item.belongs_to and item.belongs_to != "assistant":
@@ -379,8 +380,8 @@ class TurnRunner:
             if not item.url:
                 continue
             try:
-                data = await self._clickai.download(item.url, max_bytes=self._opts.max_file_bytes)
-            except FetchError as exc:
+                data = await backend.download(item.url, max_bytes=self._opts.max_file_bytes)
+            except (BackendError, FetchError) as exc:
                 log.warning("could not fetch assistant file %s: %s", item.id, exc)
                 continue
             name, mime = file_name_and_type(item)
@@ -393,7 +394,7 @@ class TurnRunner:
         return out
 
 
-def file_name_and_type(item: FileProduced) -> tuple[str, str]:
+def file_name_and_type(item: FileOut) -> tuple[str, str]:
     """The name and MIME type to post an assistant file under.
 
     The file object's ``filename``/``mime_type``/``extension`` win: a workflow's signed URL ends
@@ -414,7 +415,7 @@ def file_name_and_type(item: FileProduced) -> tuple[str, str]:
 
 
 def safe_filename(name: str) -> str:
-    """ClickAI refuses names containing path separators; keep the rest."""
+    """Platforms refuse names containing path separators; keep the rest."""
     cleaned = name.replace("/", "_").replace("\\", "_").strip()
     return cleaned or "file"
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from bridge.backends.clickai import ClickAIBackend
 from bridge.clickai import ClickAIClient
 from bridge.i18n import t
 from bridge.metrics import Metrics
@@ -58,10 +59,10 @@ async def make_rig(
     )
     channel = FakeChannel()
     pacer = Pacer(channel.pace_budget, name="fake")
-    runner = TurnRunner(clickai=client, store=store, options=options or TurnOptions())
+    runner = TurnRunner(store=store, options=options or TurnOptions())
     relay = Relay(
         store=store,
-        clickai=client,
+        backends=ClickAIBackend(client),
         runner=runner,
         channels={"fake": channel},
         pacers={"fake": pacer},

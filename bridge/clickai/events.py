@@ -6,36 +6,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+# The Backend port's own event types (re-exported: ClickAI's stream uses them unchanged).
+from bridge.backends.base import Started as Started
+from bridge.backends.base import TextDelta as TextDelta
+from bridge.backends.base import TextReplace as TextReplace
+
 RunMode = Literal["chat", "completion", "workflow"]
 """Which generation endpoint a turn uses: chat-messages (chatbot, agent, chatflow),
 completion-messages, or workflows/run."""
 
 FileType = Literal["image", "document", "audio", "video", "custom"]
 InputValue = str | int | float | bool
-
-
-@dataclass(frozen=True, slots=True)
-class Started:
-    """The first data frame revealed the ids; ``conversation_id`` is "" for completion/workflow."""
-
-    conversation_id: str
-    message_id: str
-    task_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class TextDelta:
-    """Append ``text`` to the answer shown so far."""
-
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
-class TextReplace:
-    """Discard everything shown so far and show ``text`` instead (output moderation, or a
-    workflow's configured output when the streamed chunks were not exactly it)."""
-
-    text: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,6 +14,7 @@ import httpx
 from aiohttp import ClientSession
 
 from bridge.app import BridgeApp
+from bridge.backends.clickai import ClickAIBackend
 from bridge.clickai import ClickAIClient
 from bridge.config import Settings, load_settings
 from bridge.metrics import Metrics
@@ -119,10 +120,10 @@ async def make_rig(
     )
     channel = FakeChannel()
     pacer = Pacer(channel.pace_budget, name="fake")
-    runner = TurnRunner(clickai=client, store=store, options=TurnOptions())
+    runner = TurnRunner(store=store, options=TurnOptions())
     relay = Relay(
         store=store,
-        clickai=client,
+        backends=ClickAIBackend(client),
         runner=runner,
         channels={"fake": channel},
         pacers={"fake": pacer},
