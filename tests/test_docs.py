@@ -6,6 +6,7 @@ from __future__ import annotations
 import importlib.util
 import re
 from pathlib import Path
+from typing import get_args
 
 import pytest
 from pydantic import BaseModel
@@ -30,6 +31,8 @@ def settings_keys() -> dict[str, set[str]]:
     keys: dict[str, set[str]] = {}
     for name, field in Settings.model_fields.items():
         model = field.annotation
+        optional = [arg for arg in get_args(model) if arg is not type(None)]
+        model = optional[0] if len(optional) == 1 else model  # [clickai] may be absent
         if isinstance(model, type) and issubclass(model, BaseModel):
             keys[name] = {f.alias or k for k, f in model.model_fields.items()}
     return keys
