@@ -84,9 +84,9 @@ async def test_feedback_patches_the_assistant_message(fake: FakeChatbase, rig: B
     await rig.say("rate me")
     shown = rig.channel.chat("42")[0]
     ref = ReplyRef(channel="fake", chat_id="42", message_id=shown.message_id)
-    liked = await rig.relay.feedback(ref, "like", toggle=True)
-    cleared = await rig.relay.feedback(ref, "like", toggle=True)
-    disliked = await rig.relay.feedback(ref, "dislike", toggle=True)
+    liked = await rig.relay.feedback(ref, "like", toggle=True, by="7")
+    cleared = await rig.relay.feedback(ref, "like", toggle=True, by="7")
+    disliked = await rig.relay.feedback(ref, "dislike", toggle=True, by="7")
     assert (liked.rating, cleared.rating, disliked.rating) == ("like", None, "dislike")
     bodies = [c.json for c in fake.calls("/feedback", "PATCH")]
     assert bodies == [{"feedback": "positive"}, {"feedback": None}, {"feedback": "negative"}]
