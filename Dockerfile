@@ -16,8 +16,9 @@ COPY pyproject.toml README.md LICENSE ./
 COPY bridge ./bridge
 COPY channels ./channels
 COPY deploy/docker-defaults.toml ./deploy/docker-defaults.toml
-# The [postgres] extra brings asyncpg, so store.url = "postgresql://…" works out of the box.
-RUN pip install '.[postgres]' \
+# The [postgres] extra brings asyncpg, so store.url = "postgresql://…" works out of the box;
+# [redis] brings redis-py for coordination.redis_url (replicas sharing one flood budget).
+RUN pip install '.[postgres,redis]' \
     && useradd --system --uid 10001 --home-dir /data --shell /usr/sbin/nologin bridge \
     && mkdir -p /data /config \
     && chown bridge:bridge /data

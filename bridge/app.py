@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 from bridge.backends.base import Backend
 from bridge.backends.clickai import API_MODES, ClickAIBackend, required_inputs
@@ -20,6 +21,13 @@ from bridge.bots import NamedBot
 from bridge.budget import FloodBudget, SlidingLogBudget
 from bridge.clickai import ClickAIClient
 from bridge.config import Settings
+from bridge.coordination.wiring import (
+    coordination_for,
+    gate_pollers,
+    keep_leases,
+    open_redis,
+    share_flood,
+)
 from bridge.errors import BackendError, BridgeError
 from bridge.metrics import Metrics
 from bridge.model import Channel
@@ -90,6 +98,10 @@ class BridgeApp:
         """Each channel's store namespace (bot identity, backend name)."""
         self._started: list[Channel] = []
         self._housekeeping: asyncio.Task[None] | None = None
+        self._leases: asyncio.Task[None] | None = None
+        self._redis: Any = None
+        self.fatal = asyncio.Event()
+        """Set when this replica must stop (it lost its polling leadership); ``run`` exits 1."""
 
     async def start(self) -> None:
         """Start everything; on failure undo what was started and raise ``BridgeError``."""
@@ -106,6 +118,12 @@ class BridgeApp:
         )
         await self.store.open()
         self.namespaces = namespaces = await self._namespaces(self.store)
+        self._redis = open_redis(s)
+        share_flood(s, self.channels, namespaces, self._redis)
+        coordination = coordination_for(s, self.store)
+        self.channels = gate_pollers(
+            self.channels, self.store, namespaces, self.metrics, on_lost=self.fatal.set
+        )
         router = await self._start_backends()
         options = TurnOptions(
             max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
@@ -129,6 +147,7 @@ class BridgeApp:
             pacers=self.pacers,
             metrics=self.metrics,
             namespaces=namespaces,
+            coordination=coordination,
             limits=RelayLimits(
                 max_query_chars=s.bridge.max_query_chars,
                 user_messages_per_minute=s.bridge.user_messages_per_minute,
@@ -151,6 +170,13 @@ class BridgeApp:
             self._started.append(channel)
             log.info("channel %s started", channel.name)
         self._housekeeping = asyncio.create_task(self._prune_forever(), name="prune events")
+        relay = self.relay
+        self._leases = asyncio.create_task(
+            keep_leases(
+                relay.renew, relay.sweep, coordination.timings, shared=coordination.shared
+            ),
+            name="leases",
+        )
         if interrupted:
             told = await self.relay.recover(interrupted)
             log.warning(
@@ -208,7 +234,8 @@ class BridgeApp:
     def _health(self) -> dict[str, object]:
         return {
             "status": "ok",
-            "channels": [c.name for c in self._started],
+            "channels": [c.name for c in self._started if getattr(c, "active", True)],
+            "standby": [c.name for c in self._started if not getattr(c, "active", True)],
             "inflight": self.relay.busy if self.relay else 0,
         }
 
@@ -234,6 +261,10 @@ class BridgeApp:
             await _quietly(channel.stop(), f"stopping {channel.name}")
         if self.relay is not None:
             await self.relay.drain(self.settings.bridge.shutdown_grace_s)
+        if self._leases is not None:  # kept renewing while the last turns finished
+            self._leases.cancel()
+            await asyncio.gather(self._leases, return_exceptions=True)
+            self._leases = None
         for channel in reversed(self._started):
             await _quietly(channel.close(), f"closing {channel.name}")
         self._started.clear()
@@ -250,6 +281,9 @@ class BridgeApp:
         if self.store is not None:
             await _quietly(self.store.close(), "closing the store")
             self.store = None
+        if self._redis is not None:
+            await _quietly(self._redis.aclose(), "closing the Redis client")
+            self._redis = None
 
 
 def flood_budget(channel: Channel) -> FloodBudget:

@@ -70,6 +70,7 @@ def secrets_of(settings: Settings) -> list[str]:
         settings.slack.bot_token,
         settings.slack.app_token,
         settings.slack.signing_secret,
+        settings.coordination.redis_url,
     ]
     values += [b.api_key for b in settings.backends.values()]
     for bot in settings.telegram.bots:
@@ -176,8 +177,15 @@ async def _run(settings: Settings) -> int:
         enabled,
         settings.server.listen,
     )
-    await stop.wait()
+    signalled = asyncio.create_task(stop.wait())
+    failed = asyncio.create_task(app.fatal.wait())
+    await asyncio.wait((signalled, failed), return_when=asyncio.FIRST_COMPLETED)
+    signalled.cancel()
+    failed.cancel()
     log.info("stopping: finishing in-flight answers (up to %ss)", settings.bridge.shutdown_grace_s)
     await app.stop()
+    if app.fatal.is_set():
+        log.error("stopped: this replica lost its polling leadership; restart it to stand by")
+        return 1
     log.info("stopped cleanly")
     return 0

@@ -136,6 +136,24 @@ class StoreConfig(Section):
     """SQLite: how long a statement waits for another process's lock before it fails."""
 
 
+class CoordinationConfig(Section):
+    """How several replicas on one PostgreSQL store share work (see docs/scaling.md)."""
+
+    redis_url: SecretStr | None = None
+    redis_prefix: str = Field(default="clickai-bridge", min_length=1)
+    replica_id: str = ""
+    lease_s: float = Field(default=30.0, ge=3.0, le=600.0)
+    scope_wait_s: float = Field(default=300.0, gt=0)
+    replicas: int = Field(default=1, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _check(self) -> CoordinationConfig:
+        url = self.redis_url.get_secret_value() if self.redis_url is not None else None
+        if url is not None and not url.startswith(("redis://", "rediss://", "unix://")):
+            raise ValueError("redis_url must be a redis://, rediss:// or unix:// URL")
+        return self
+
+
 class ServerConfig(Section):
     listen: str = "127.0.0.1:8080"
 
@@ -359,6 +377,7 @@ class Settings(BaseSettings):
     clickai: ClickAIConfig | None = None
     backends: dict[str, BackendConfig] = Field(default_factory=dict)
     store: StoreConfig = StoreConfig()
+    coordination: CoordinationConfig = CoordinationConfig()
     server: ServerConfig = ServerConfig()
     bridge: BridgeConfig = BridgeConfig()
     log: LogConfig = LogConfig()

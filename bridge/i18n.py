@@ -60,6 +60,10 @@ _EN: dict[str, str] = {
     "interrupted_mark": "⚠️ Interrupted: this answer is incomplete",
     "feedback_not_yours": "Only the person who asked can rate this answer.",
     "stop_not_yours": "Only the person who asked (or a chat admin) can stop this answer.",
+    "scope_busy": (
+        "⏳ I am still answering your previous message in this conversation. "
+        "Please send this one again in a moment."
+    ),
     "feedback_like": "👍 Thanks for your feedback!",
     "feedback_dislike": "👎 Thanks, we will try to do better.",
     "feedback_cleared": "Feedback removed.",
@@ -166,6 +170,10 @@ _VI: dict[str, str] = {
     "interrupted_mark": "⚠️ Bị gián đoạn: câu trả lời này chưa đầy đủ",
     "feedback_not_yours": "Chỉ người đã hỏi mới có thể đánh giá câu trả lời này.",
     "stop_not_yours": "Chỉ người đã hỏi (hoặc quản trị viên) mới có thể dừng câu trả lời này.",
+    "scope_busy": (
+        "⏳ Mình vẫn đang trả lời tin nhắn trước của bạn trong cuộc trò chuyện này. "
+        "Vui lòng gửi lại tin này sau giây lát."
+    ),
     "feedback_like": "👍 Cảm ơn bạn đã đánh giá!",
     "feedback_dislike": "👎 Cảm ơn, chúng tôi sẽ cố gắng tốt hơn.",
     "feedback_cleared": "Đã gỡ đánh giá.",

@@ -104,6 +104,28 @@ class Metrics:
             registry=self.registry,
             buckets=(0.5, 1, 2, 5, 10, 20, 40, 80, 160),
         )
+        self.scope_wait_seconds = Histogram(
+            "bridge_scope_wait_seconds",
+            "How long a message waited for the earlier turn of its conversation (any replica)",
+            registry=self.registry,
+            buckets=(0.01, 0.1, 0.5, 1, 2, 5, 10, 30, 60, 120, 300),
+        )
+        self.scope_wait_timeouts = Counter(
+            "bridge_scope_wait_timeouts_total",
+            "Messages refused: their conversation stayed busy past coordination.scope_wait_s",
+            registry=self.registry,
+        )
+        self.takeovers = Counter(
+            "bridge_lease_takeovers_total",
+            "Interrupted messages of a stopped replica taken over (their users told once)",
+            registry=self.registry,
+        )
+        self.polling_leader = Gauge(
+            "bridge_polling_leader",
+            "1 while this replica polls Telegram for a bot, 0 while it stands by",
+            ["channel"],
+            registry=self.registry,
+        )
         self.first_text_seconds = Histogram(
             "bridge_first_text_seconds",
             "From accepting a message to the first answer text from ClickAI",

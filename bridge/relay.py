@@ -11,6 +11,8 @@ from dataclasses import dataclass
 
 from bridge.backends.base import Backend
 from bridge.backends.routing import BackendRouter
+from bridge.coordination.base import Coordination, ScopeBusy, Timings
+from bridge.coordination.locks import LocalScopeLocks
 from bridge.errors import AttachmentError, BackendError, ChannelError, ClickAIError, ReplyGone
 from bridge.i18n import t
 from bridge.logs import fields_extra, key_values
@@ -28,7 +30,7 @@ from bridge.model import (
 from bridge.notices import clickai_notice, file_rules_notice
 from bridge.pacing import PacedReply, Pacer
 from bridge.store.base import EventRow, Namespace, Store
-from bridge.tasks import KeyedLocks, TaskSet
+from bridge.tasks import TaskSet
 from bridge.turn import TurnRunner, TurnState
 
 log = logging.getLogger(__name__)
@@ -64,6 +66,7 @@ class Relay:
         clock: Callable[[], float] = time.monotonic,
         namespaces: Mapping[str, Namespace] | None = None,
         app: str = "clickai",
+        coordination: Coordination | None = None,
     ) -> None:
         self._store = store
         self._router = (
@@ -84,7 +87,7 @@ class Relay:
         self._limits = limits or RelayLimits()
         self._clock = clock
         self._app = app
-        self._locks = KeyedLocks()
+        self._coord = coordination or local_coordination()
         self._running: dict[str, tuple[TurnState, Backend]] = {}
         self._tasks = TaskSet("relay")
         self._recent: dict[str, deque[float]] = {}
@@ -106,6 +109,8 @@ class Relay:
             language=msg.language,
             status="accepted",
             created_at=time.time(),
+            owner=self._coord.replica,
+            lease_until=time.time() + self._coord.timings.lease_s,
         )
         try:
             claimed = await self._store_of(msg.key.channel).claim_event(row)
@@ -211,15 +216,43 @@ class Relay:
 
     # --- lifecycle ---------------------------------------------------------------------------
     async def pending(self) -> list[EventRow]:
-        """Messages a previous run accepted but never answered (read before intake starts)."""
+        """Take over messages a stopped replica accepted but never answered (before intake).
+
+        A lone process takes every unfinished one; with replicas sharing the store only those
+        whose owner stopped renewing their lease (the rest are still being answered).
+        """
+        return await self._take_expired(startup=True)
+
+    async def sweep(self) -> int:
+        """Take over expired leases of other replicas and tell their users; returns how many."""
+        if self._closing:
+            return 0
+        events = await self._take_expired(startup=False)
+        if events:
+            log.warning("taking over %d interrupted message(s) of a stopped replica", len(events))
+            self._metrics.takeovers.inc(len(events))
+            await self.recover(events)
+        return len(events)
+
+    async def renew(self) -> None:
+        """Extend the leases of this replica's unfinished messages and held conversations."""
+        until = time.time() + self._coord.timings.lease_s
+        await self._store.renew_leases(self._coord.replica, until)
+        await self._coord.locks.renew()
+
+    async def _take_expired(self, *, startup: bool) -> list[EventRow]:
+        now = time.time()
+        before = now if self._coord.shared or not startup else float("inf")
+        until = now + self._coord.timings.lease_s
         events: list[EventRow] = []
         seen: set[Namespace] = set()
-        for name in self._channels:
+        for name, channel in self._channels.items():
             store = self._store_of(name)
-            if store.namespace in seen:
+            if store.namespace in seen or not (startup or getattr(channel, "active", True)):
                 continue
             seen.add(store.namespace)
-            events += [e for e in await store.pending_events() if e.channel in self._channels]
+            taken = await store.take_expired(self._coord.replica, before=before, until=until)
+            events += [e for e in taken if e.channel in self._channels]
         events.sort(key=lambda e: e.created_at)
         return events
 
@@ -303,9 +336,11 @@ class Relay:
             else:
                 queued = True
                 self._metrics.queued.inc()
-                async with self._locks.hold(msg.key.scope):
+                namespace = self._store_of(channel_name).namespace
+                async with self._coord.locks.hold(namespace, msg.key.scope) as waited:
                     queued = False
                     self._metrics.queued.dec()
+                    self._metrics.scope_wait_seconds.observe(waited)
                     if msg.command == "new":
                         backend = self._router.for_chat(channel_name, msg.key.chat_id)
                         store, _ = self._for(channel_name, backend)
@@ -323,6 +358,11 @@ class Relay:
                 self._done(msg, "restarting")
                 await self._bounded(self._notify(msg, t(msg.language, "restarting")), msg)
             raise
+        except ScopeBusy as exc:
+            log.warning("%s: %s; %s refused", channel_name, exc, msg.event_id)
+            self._metrics.scope_wait_timeouts.inc()
+            self._done(msg, "busy")
+            await self._notify(msg, t(msg.language, "scope_busy"))
         except ReplyGone as exc:
             self._note_gone(msg, exc)
         except ChannelError as exc:
@@ -564,3 +604,14 @@ def backend_notice(lang: str, exc: BackendError) -> str:
     if isinstance(exc, ClickAIError):
         return clickai_notice(lang, exc)
     return t(lang, "err_upstream" if exc.kind == "conversation_gone" else f"err_{exc.kind}")
+
+
+def local_coordination(timings: Timings | None = None) -> Coordination:
+    """One process on its own store: in-process scope locks; start-up takes every lease."""
+    timings = timings or Timings()
+    return Coordination(
+        replica="local",
+        locks=LocalScopeLocks(timings.scope_wait_s),
+        timings=timings,
+        shared=False,
+    )

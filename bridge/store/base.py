@@ -77,6 +77,10 @@ class EventRow:
     created_at: float
     reply_id: str = ""
     """The platform id of the reply message the turn had opened ("" = none yet)."""
+    owner: str = ""
+    """The replica answering it ("" before leases existed)."""
+    lease_until: float = 0.0
+    """Epoch seconds until which ``owner`` holds it; past that another replica may take over."""
 
 
 class Store(Protocol):
@@ -158,6 +162,31 @@ class Store(Protocol):
 
     async def pending_events(self) -> list[EventRow]:
         """Events accepted but never finished (the process died mid-turn), oldest first."""
+        ...
+
+    async def renew_leases(self, owner: str, until: float) -> int:
+        """Extend the lease of every unfinished event ``owner`` holds (any namespace)."""
+        ...
+
+    async def take_expired(
+        self, owner: str, *, before: float, until: float, limit: int = 100
+    ) -> list[EventRow]:
+        """Atomically become the owner of unfinished events whose lease ended before ``before``.
+
+        Each event goes to exactly one caller however many replicas ask at once; the returned
+        rows (oldest first) now carry ``owner`` and a lease until ``until``.
+        """
+        ...
+
+    async def lock_scope(self, scope: str, owner: str, until: float) -> bool:
+        """Take the scope's lock row until ``until`` unless another owner holds it unexpired."""
+        ...
+
+    async def unlock_scope(self, scope: str, owner: str) -> None:
+        """Release the scope's lock row if ``owner`` holds it."""
+
+    async def renew_scope_locks(self, owner: str, until: float) -> int:
+        """Extend every scope lock ``owner`` holds (any namespace)."""
         ...
 
     async def prune_events(self, older_than: float) -> int:

@@ -17,7 +17,9 @@ CONVERSATION_COLUMNS = 'scope, conversation_id, "user", created_at, updated_at'
 REPLY_COLUMNS = (
     'channel, chat_id, message_id, clickai_message_id, conversation_id, "user", rating, owner'
 )
-EVENT_COLUMNS = "event_id, channel, scope, chat_id, thread, language, status, created_at"
+EVENT_COLUMNS = (
+    "event_id, channel, scope, chat_id, thread, language, status, created_at, owner, lease_until"
+)
 EVENT_READ = EVENT_COLUMNS + ", reply_id"
 
 NS = "bot = $1 AND backend = $2"
@@ -65,7 +67,7 @@ GET_REPLY = (
 SET_RATING = f"UPDATE reply SET rating = $4 WHERE {NS} AND clickai_message_id = $3"
 CLAIM_EVENT = (
     f"INSERT INTO event (bot, backend, {EVENT_COLUMNS}, updated_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted', $9, $10) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'accepted', $9, $10, $11, $12) "
     "ON CONFLICT (bot, backend, event_id) DO NOTHING"
 )
 """Args: :func:`event_args`."""
@@ -141,7 +143,7 @@ def reply_args(
 
 def event_args(
     namespace: Namespace, event: EventRow, now: float
-) -> tuple[str, str, str, str, str, str, str, str, float, float]:
+) -> tuple[str, str, str, str, str, str, str, str, float, str, float, float]:
     """The :data:`CLAIM_EVENT` arguments."""
     return (
         *ns_args(namespace),
@@ -152,6 +154,8 @@ def event_args(
         event.thread,
         event.language,
         float(event.created_at),
+        event.owner,
+        float(event.lease_until),
         now,
     )
 
@@ -190,7 +194,9 @@ def event_from_row(row: Sequence[Any]) -> EventRow:
         language=str(row[5]),
         status=as_status(row[6]),
         created_at=float(row[7]),
-        reply_id=str(row[8] or ""),
+        owner=str(row[8] or ""),
+        lease_until=float(row[9] or 0.0),
+        reply_id=str(row[10] or ""),
     )
 
 

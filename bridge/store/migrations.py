@@ -121,6 +121,23 @@ SQLITE_MIGRATIONS: tuple[Migration, ...] = (
         "ALTER TABLE event ADD COLUMN reply_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE reply ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
     ),
+    # v6: replicas. An accepted event records its owner (a replica id) and a lease the owner
+    # renews while the turn runs; a lock row per scope lets one turn at a time run per
+    # conversation across replicas. Old events get an expired lease ('' owner, 0).
+    (
+        "ALTER TABLE event ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE event ADD COLUMN lease_until REAL NOT NULL DEFAULT 0",
+        "CREATE INDEX event_owner ON event (owner, status)",
+        """CREATE TABLE scope_lock (
+            bot TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            until REAL NOT NULL,
+            PRIMARY KEY (bot, backend, scope)
+        )""",
+        "CREATE INDEX scope_lock_owner ON scope_lock (owner)",
+    ),
 )
 
 POSTGRES_BOOTSTRAP = """CREATE TABLE IF NOT EXISTS schema_version (
@@ -191,6 +208,21 @@ POSTGRES_MIGRATIONS: tuple[Migration, ...] = (
     (
         "ALTER TABLE event ADD COLUMN reply_id TEXT NOT NULL DEFAULT ''",
         "ALTER TABLE reply ADD COLUMN owner TEXT NOT NULL DEFAULT ''",
+    ),
+    # v6: replicas (see the SQLite step): event owner + lease, one lock row per busy scope.
+    (
+        "ALTER TABLE event ADD COLUMN owner TEXT NOT NULL DEFAULT '', "
+        "ADD COLUMN lease_until DOUBLE PRECISION NOT NULL DEFAULT 0",
+        "CREATE INDEX event_owner ON event (owner, status)",
+        """CREATE TABLE scope_lock (
+            bot TEXT NOT NULL,
+            backend TEXT NOT NULL,
+            scope TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            until DOUBLE PRECISION NOT NULL,
+            PRIMARY KEY (bot, backend, scope)
+        )""",
+        "CREATE INDEX scope_lock_owner ON scope_lock (owner)",
     ),
 )
 

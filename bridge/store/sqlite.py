@@ -18,6 +18,7 @@ import aiosqlite
 from bridge.errors import StoreError
 from bridge.model import Rating, ReplyRef
 from bridge.store import common as sql
+from bridge.store import leases
 from bridge.store.base import LEGACY, ConversationRow, EventRow, Namespace, ReplyRow
 from bridge.store.migrations import SQLITE_MIGRATIONS, Migration, check_version
 
@@ -297,6 +298,32 @@ class SqliteStore:
         """Accepted but unfinished events, oldest first (arrival order on equal times)."""
         rows = await self._fetch(sql.PENDING_EVENTS + ", rowid", self._ns_args)
         return [sql.event_from_row(row) for row in rows]
+
+    # leases and scope locks -----------------------------------------------------------------
+    async def renew_leases(self, owner: str, until: float) -> int:
+        """Extend the lease of every unfinished event ``owner`` holds (any namespace)."""
+        return await self._write(leases.RENEW_LEASES, (owner, float(until)))
+
+    async def take_expired(
+        self, owner: str, *, before: float, until: float, limit: int = 100
+    ) -> list[EventRow]:
+        """Become the owner of unfinished events whose lease ended before ``before``."""
+        args = (*self._ns_args, owner, self._now(), float(before), float(until), limit)
+        rows = await self._fetch(leases.take_expired_sql(skip_locked=False), args)
+        return sorted((sql.event_from_row(r) for r in rows), key=lambda e: e.created_at)
+
+    async def lock_scope(self, scope: str, owner: str, until: float) -> bool:
+        """Take the scope's lock row unless another owner holds it unexpired."""
+        args = (*self._ns_args, scope, owner, float(until), self._now())
+        return bool(await self._fetch(leases.LOCK_SCOPE, args))
+
+    async def unlock_scope(self, scope: str, owner: str) -> None:
+        """Release the scope's lock row if ``owner`` holds it."""
+        await self._write(leases.UNLOCK_SCOPE, (*self._ns_args, scope, owner))
+
+    async def renew_scope_locks(self, owner: str, until: float) -> int:
+        """Extend every scope lock ``owner`` holds."""
+        return await self._write(leases.RENEW_SCOPE_LOCKS, (owner, float(until)))
 
     async def prune_events(self, older_than: float) -> int:
         """Delete finished events created before ``older_than``; returns how many."""

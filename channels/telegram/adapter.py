@@ -106,6 +106,11 @@ class TelegramChannel:
         self._webhook = WebhookEndpoint(secret, self._deliver, lambda: self._accepting)
 
     # --- lifecycle ------------------------------------------------------------------------------
+    @property
+    def polling(self) -> bool:
+        """True when this channel fetches updates itself (only one replica may do that)."""
+        return self.config.mode != "webhook"
+
     def http_routes(self) -> list[HttpRoute]:
         """``POST /telegram/webhook`` in webhook mode; nothing when polling."""
         if self.config.mode != "webhook":

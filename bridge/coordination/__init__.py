@@ -1,0 +1,1 @@
+"""Coordination between replicas: event leases, per-scope locks, the polling leader."""
