@@ -73,7 +73,7 @@ def test_defaults_apply_under_the_mounted_config(tmp_path: Path) -> None:
 
 def test_the_image_has_the_postgres_driver_and_a_build_context_it_can_copy() -> None:
     steps = instructions()
-    assert any(kind == "RUN" and "'.[postgres]'" in rest for kind, rest in steps)
+    assert any(kind == "RUN" and "'.[postgres,redis]'" in rest for kind, rest in steps)
     copied = [src for kind, rest in steps if kind == "COPY" for src in shlex.split(rest)[:-1]]
     assert "LICENSE" in copied  # pyproject's license-files needs it to build
     for src in copied:

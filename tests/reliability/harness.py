@@ -109,8 +109,9 @@ class BridgeProcess:
     def base(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    async def start(self, channel: str, within_s: float = 30.0) -> None:
-        """Start the child and wait until ``/healthz`` lists ``channel`` as started."""
+    async def start(self, channel: str, within_s: float = 30.0, *, standby: bool = False) -> None:
+        """Start the child and wait until ``/healthz`` lists ``channel`` as started (or, with
+        ``standby``, as standing by for the polling leadership)."""
         env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
         env |= self.env
         env["PYTHONPATH"] = str(ROOT)
@@ -135,7 +136,7 @@ class BridgeProcess:
                 with contextlib.suppress(ClientError, OSError, asyncio.TimeoutError):
                     async with session.get(f"{self.base}/healthz") as r:
                         body = await r.json()
-                        if channel in body.get("channels", []):
+                        if channel in body.get("standby" if standby else "channels", []):
                             return
                 if time.monotonic() > deadline:
                     raise TimeoutError(f"bridge not ready: {self.output()}")

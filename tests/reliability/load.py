@@ -1,6 +1,7 @@
 """Load: N conversations × M messages through the real channel adapters against the fakes.
 
 ``python -m tests.reliability.load --conversations 1000 --messages 5 --channel telegram|slack``
+(``--replicas N``: see :mod:`tests.reliability.load_replicas`)
 runs the real ``BridgeApp`` in this process against FakeTelegram (Telegram's documented flood
 limits) or FakeSlack (HTTP events, Tier-3-like ``chat.update`` limit) and FakeClickAI, all on
 127.0.0.1, then prints messages, answers, duplicates, losses, platform 429s, store figures and
@@ -302,8 +303,24 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="telegram: run the bridge in this process, sharing the fakes' event loop",
     )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="telegram webhook: N bridge processes on one PostgreSQL (+ Redis), one killed",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if args.replicas > 1:
+        from tests.reliability.load_replicas import run_replicas
+
+        replicated = asyncio.run(
+            run_replicas(args.replicas, args.conversations, args.messages, args.time_limit)
+        )
+        print(json.dumps(asdict(replicated), indent=2))
+        return (
+            0 if replicated.completed and not replicated.lost and not replicated.duplicates else 1
+        )
     figures = asyncio.run(
         run(
             args.channel,
