@@ -4,6 +4,7 @@ the Redis flood budget (each skips cleanly when its server is absent)."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import uuid
 from collections.abc import AsyncIterator
@@ -115,3 +116,24 @@ async def test_without_redis_a_replica_keeps_its_own_share() -> None:
         assert isinstance(await budget.try_acquire(Kind.FINAL), Denied)  # 2/s locally
     finally:
         await client.aclose()
+
+
+async def test_an_ask_cancelled_mid_call_leaves_no_slot_held(redis_client: Any) -> None:
+    """Typing indicators and pacer jobs are cancelled at any time; redis-py drops a connection
+    whose read is cancelled, so the call runs to its end and a late grant is handed back."""
+    prefix = redis_client.test_prefix
+    budget = RedisFloodBudget(redis_client, prefix, 5, fallback=1)
+    for _ in range(20):
+        ask = asyncio.create_task(budget.try_acquire(Kind.FINAL))
+        await asyncio.sleep(0)
+        ask.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            granted = await ask
+            await granted.release(sent=False)  # type: ignore[union-attr]
+    for _ in range(1000):  # the abandoned grants are handed back in the background
+        if await redis_client.zcard(f"{prefix}:slots") == 0:
+            break
+        await asyncio.sleep(0.01)
+    assert await redis_client.zcard(f"{prefix}:slots") == 0
+    grants = [await budget.try_acquire(Kind.FINAL) for _ in range(5)]
+    assert not any(isinstance(g, Denied) for g in grants)  # the whole budget is there

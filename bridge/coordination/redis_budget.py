@@ -11,6 +11,7 @@ second, normally ``rate / coordination.replicas``) and says so in the log once a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import secrets
 import time
@@ -22,6 +23,8 @@ log = logging.getLogger(__name__)
 
 INFLIGHT_S = 30.0
 """How long an unreleased slot is held at most (a call's own timeout is shorter)."""
+CALL_TIMEOUT_S = 1.0
+"""A Redis step slower than this counts as Redis being down (the local share is used)."""
 
 _NOW_MS = """
 local t = redis.call('TIME')
@@ -119,6 +122,7 @@ class RedisFloodBudget:
         self._local = SlidingLogBudget(fallback)
         self._warned_at = -60.0
         self._ids = f"{secrets.token_hex(4)}:"
+        self._pending: set[asyncio.Future[Any]] = set()
         self._n = 0
 
     def _down(self, exc: Exception) -> None:
@@ -137,25 +141,43 @@ class RedisFloodBudget:
             int(INFLIGHT_S * 1000),
             1 if kind == Kind.ACTION else 0,
         ]
+        call = asyncio.ensure_future(self._acquire(keys=self._keys, args=args))
         try:
-            wait_ms = int(await self._acquire(keys=self._keys, args=args))
-        except Exception as exc:  # redis.RedisError, OSError: fall back, never stall
-            self._down(exc)
+            wait_ms = int(await asyncio.wait_for(asyncio.shield(call), CALL_TIMEOUT_S))
+        except BaseException as exc:
+            # Cancelled or timed out mid-call: a slot granted after all must not stay held.
+            call.add_done_callback(lambda done: self._abandoned(done, permit_id))
+            if not isinstance(exc, Exception):
+                raise
+            self._down(exc)  # redis.RedisError, OSError, TimeoutError: never stall
             return await self._local.try_acquire(kind)
         if wait_ms == 0:
             return _RedisPermit(self, permit_id)
         return Denied(wait_ms / 1000)
 
+    def _abandoned(self, call: asyncio.Future[Any], permit_id: str) -> None:
+        """A grant nobody received (the asker was cancelled or gave up): free its slot."""
+        if call.cancelled() or call.exception() is not None or int(call.result()) != 0:
+            return
+        task = asyncio.ensure_future(self.release(permit_id, sent=False))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     async def release(self, permit_id: str, *, sent: bool) -> None:
         args = [permit_id, 1 if sent else 0, int(self.window_s * 1000)]
-        try:
-            await self._release(keys=self._keys[:1], args=args)
-        except Exception as exc:  # the slot then frees itself after INFLIGHT_S
-            self._down(exc)
+        await self._run(self._release, self._keys[:1], args)  # else it frees after INFLIGHT_S
 
     async def penalise(self, retry_after: float) -> None:
         await self._local.penalise(retry_after)
+        await self._run(self._penalise, self._keys[1:2], [int(max(0.0, retry_after) * 1000)])
+
+    async def _run(self, script: Any, keys: list[str], args: list[Any]) -> None:
+        """One script call that a cancelled caller cannot cut in half (redis-py drops the
+        connection when a read is cancelled), bounded by ``CALL_TIMEOUT_S``."""
+        call = asyncio.ensure_future(script(keys=keys, args=args))
+        self._pending.add(call)
+        call.add_done_callback(self._pending.discard)
         try:
-            await self._penalise(keys=self._keys[1:2], args=[int(max(0.0, retry_after) * 1000)])
+            await asyncio.wait_for(asyncio.shield(call), CALL_TIMEOUT_S)
         except Exception as exc:
             self._down(exc)
