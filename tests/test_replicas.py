@@ -17,6 +17,7 @@ from bridge.coordination.base import Coordination, Timings
 from bridge.coordination.locks import LocalScopeLocks, StoreScopeLocks
 from bridge.i18n import t
 from bridge.metrics import Metrics
+from bridge.model import IntakeResult
 from bridge.pacing import Pacer
 from bridge.relay import Relay
 from bridge.store.base import EventRow, Namespace, Store
@@ -110,9 +111,9 @@ async def test_one_chat_on_two_replicas_keeps_one_conversation(
     fake.script(Reply(answer="first answer " * 10, deltas=20, delta_delay=0.02))
     first = a.channel.message("first", event_id="fake:1")
     second = b.channel.message("second", event_id="fake:2")
-    assert await a.relay.submit(first)
+    assert await a.relay.submit(first) == IntakeResult.CLAIMED
     await until(lambda: len(fake.calls("chat-messages")) == 1)  # the first turn streams
-    assert await b.relay.submit(second)
+    assert await b.relay.submit(second) == IntakeResult.CLAIMED
     await asyncio.gather(a.settle(), b.settle())
     one, two = (c.json for c in fake.calls("chat-messages"))
     assert one["query"] == "first" and not one.get("conversation_id")
@@ -130,7 +131,7 @@ async def test_the_same_delivery_to_two_replicas_is_answered_once(
     b = await replica(be, fake, stack, "b")
     msg = a.channel.message("hello", event_id="fake:update:9")
     results = await asyncio.gather(a.relay.submit(msg), b.relay.submit(msg))
-    assert sorted(results) == [False, True]
+    assert sorted(results) == [IntakeResult.CLAIMED, IntakeResult.DUPLICATE]
     await asyncio.gather(a.settle(), b.settle())
     assert texts(a, b) == ["You said: hello"]
     assert len(fake.calls("chat-messages")) == 1
@@ -141,7 +142,10 @@ async def test_a_restarting_replica_leaves_live_turns_alone(
 ) -> None:
     a = await replica(be, fake, stack, "a")
     fake.script(Reply(answer="a long answer " * 10, deltas=20, delta_delay=0.03))
-    assert await a.relay.submit(a.channel.message("long one", event_id="fake:1"))
+    assert (
+        await a.relay.submit(a.channel.message("long one", event_id="fake:1"))
+        == IntakeResult.CLAIMED
+    )
     await until(lambda: len(fake.calls("chat-messages")) == 1)  # streaming on replica a
     restarted = await replica(be, fake, stack, "b")
     assert await restarted.relay.pending() == []  # a's lease is live: not b's to recover
@@ -207,7 +211,9 @@ async def test_a_conversation_busy_past_the_bound_is_refused_with_a_notice(
     holder = be.make()
     await holder.open()
     assert await holder.scoped(BOT).lock_scope("fake:42", "stuck", time.time() + 600)
-    assert await b.relay.submit(b.channel.message("anyone?", language="vi"))
+    assert (
+        await b.relay.submit(b.channel.message("anyone?", language="vi")) == IntakeResult.CLAIMED
+    )
     await b.settle()
     assert notices(b) == [t("vi", "scope_busy")]
     assert fake.calls("chat-messages") == []

@@ -6,7 +6,6 @@ import pytest
 
 from bridge.errors import SchemaTooNew, StoreError
 from bridge.model import ReplyRef
-from bridge.store.base import EventRow
 from tests.test_store_backends import Backend
 
 NOTE_TABLE = ("CREATE TABLE note (id INTEGER PRIMARY KEY, body TEXT NOT NULL)",)
@@ -102,18 +101,13 @@ async def test_code_rolled_back_after_an_upgrade_is_refused(be: Backend) -> None
 async def test_v4_adds_the_open_reply_of_an_event_and_the_owner_of_a_reply(be: Backend) -> None:
     v4 = be.make(be.migrations[:4])
     await v4.open()
-    event = EventRow(
-        event_id="telegram:upd:1",
-        channel="telegram",
-        scope="telegram:-5",
-        chat_id="-5",
-        thread="",
-        language="vi",
-        status="accepted",
-        created_at=1.0,
-    )
-    assert await v4.claim_event(event)
     await v4.close()
+    await be.execute(  # what a schema-v4 bridge wrote
+        "INSERT INTO event (bot, backend, event_id, channel, scope, chat_id, thread, language, "
+        "status, created_at, updated_at) VALUES ('', '', $1, 'telegram', 'telegram:-5', '-5', "
+        "'', 'vi', 'accepted', 1, 1)",
+        "telegram:upd:1",
+    )
     current = be.make()
     await current.open()
     ref = ReplyRef(channel="telegram", chat_id="-5", message_id="9")
