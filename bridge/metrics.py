@@ -25,6 +25,7 @@ OUTCOMES = (
     "refused_rate_limited",
     "refused_file",
     "refused_access",
+    "refused_busy",
 )
 """Every ``outcome`` label of ``bridge_messages_total``."""
 

@@ -361,7 +361,7 @@ class Relay:
         except ScopeBusy as exc:
             log.warning("%s: %s; %s refused", channel_name, exc, msg.event_id)
             self._metrics.scope_wait_timeouts.inc()
-            self._done(msg, "busy")
+            self._done(msg, "refused_busy")
             await self._notify(msg, t(msg.language, "scope_busy"))
         except ReplyGone as exc:
             self._note_gone(msg, exc)
