@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import pytest
 
+from bridge.backends.clickai import ClickAIBackend
 from bridge.clickai import ClickAIClient
 from bridge.coordination.base import Coordination, Timings
 from bridge.coordination.locks import LocalScopeLocks, StoreScopeLocks
@@ -78,8 +79,8 @@ async def replica(
     metrics = Metrics()
     relay = Relay(
         store=store,
-        clickai=client,
-        runner=TurnRunner(clickai=client, store=store, options=TurnOptions()),
+        backends=ClickAIBackend(client),
+        runner=TurnRunner(store=store, options=TurnOptions()),
         channels={"fake": channel},
         pacers={"fake": pacer},
         metrics=metrics,
