@@ -127,3 +127,28 @@ async def test_the_fake_slack_runs_standalone_with_its_control_api() -> None:
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_a_demo_user_can_send_a_file_through_the_control_api(tmp_path: Path) -> None:
+    """A new operator tries files from the demo: the control API posts a document."""
+    async with running_demo(tmp_path, delta_delay=0.005) as demo, ClientSession() as http:
+        body = {
+            "text": "Tóm tắt giúp tôi",
+            "file": {"name": "notes.txt", "content": "Biên bản họp", "mime": "text/plain"},
+        }
+        async with http.post(f"{demo.control.url}/chats/{CHAT_ID}/messages", json=body) as resp:
+            assert resp.status == 200
+            sent = await resp.json()
+        answer = await answer_after(http, demo.control.url, sent["message_id"])
+        assert answer == ["You said: Tóm tắt giúp tôi"]
+        upload = demo.clickai.calls("files/upload")[0].files["file"]
+        assert (upload[0], upload[2]) == ("notes.txt", "Biên bản họp".encode())
+        turn = demo.clickai.calls("chat-messages")[0].json
+        assert turn["query"] == "Tóm tắt giúp tôi" and len(turn["files"]) == 1
+        async with http.get(f"{demo.control.url}/chats/{CHAT_ID}") as resp:
+            shown = (await resp.json())["messages"]
+        assert (shown[0]["kind"], shown[0]["file"], shown[0]["text"]) == (
+            "document",
+            "notes.txt",
+            "Tóm tắt giúp tôi",
+        )

@@ -1,7 +1,8 @@
 """A small HTTP control API for a standalone fake Telegram: act as a user, read what chats show.
 
 ``POST /chats/{chat_id}/messages`` ``{"text": "hi", "user_id": 7, "name": "Ann"}``
-delivers a user's message (through getUpdates, or the webhook when one is set);
+delivers a user's message (through getUpdates, or the webhook when one is set), a document
+with its text as the caption when it has a ``"file"``;
 ``POST /chats/{chat_id}/press`` ``{"button": "👍"}`` (or ``{"data": …, "message_id": …}``) presses
 an inline button; ``GET /chats/{chat_id}`` lists what the chat shows (the bot's messages with
 their buttons and edit counts, and the users' messages), ``GET /chats`` every chat id.
@@ -9,6 +10,8 @@ their buttons and edit counts, and the users' messages), ``GET /chats`` every ch
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from aiohttp import web
@@ -19,6 +22,8 @@ from tests.fakes.telegram.server import FakeTelegram
 
 USAGE = """fake Telegram control API
 POST /chats/{chat_id}/messages  {"text": "hello", "user_id": 7, "name": "Ann", "language": "en"}
+                                + "file": {"name": "a.txt", "content": "…", "mime": "text/plain"}
+                                (or "base64" for "content"): a document, "text" its caption
 POST /chats/{chat_id}/press     {"button": "👍"}  (the newest bot message with that button)
 GET  /chats/{chat_id}           what the chat shows
 GET  /chats                     the chats so far
@@ -54,10 +59,19 @@ class TelegramControl(ControlServer):
 
     async def _message(self, request: web.Request) -> web.Response:
         chat_id, body = _chat_id(request), await json_body(request)
-        text = body.get("text")
-        if not isinstance(text, str) or not text:
-            raise web.HTTPBadRequest(text='give the message as {"text": "…"}')
-        update = self.fake.text(chat_id, _user(chat_id, body), text)
+        text, file = body.get("text"), body.get("file")
+        if file is not None:
+            name, data, mime = _file(file)
+            caption = text if isinstance(text, str) and text else None
+            update = self.fake.document(
+                chat_id, _user(chat_id, body), data, name=name, mime=mime, caption=caption
+            )
+            shown_as = self.fake.chats[chat_id].messages[update["message"]["message_id"]]
+            shown_as.kind, shown_as.caption, shown_as.file_name = "document", caption or "", name
+        elif isinstance(text, str) and text:
+            update = self.fake.text(chat_id, _user(chat_id, body), text)
+        else:
+            raise web.HTTPBadRequest(text='give the message as {"text": "…"} and/or {"file": …}')
         await self._deliver(update)
         message = update["message"]
         return json_response(
@@ -92,6 +106,21 @@ def shown(message: Sent) -> dict[str, Any]:
         "edits": len(message.edits),
         "file": message.file_name or None,
     }
+
+
+def _file(file: Any) -> tuple[str, bytes, str]:
+    """A control request's ``"file"``: its name, bytes and MIME type."""
+    if not isinstance(file, dict) or not isinstance(file.get("name"), str) or not file["name"]:
+        raise web.HTTPBadRequest(text='give the file as {"name": "…", "content": "…"}')
+    mime = str(file.get("mime") or "application/octet-stream")
+    if isinstance(file.get("base64"), str):
+        try:
+            return file["name"], base64.b64decode(file["base64"], validate=True), mime
+        except binascii.Error as exc:
+            raise web.HTTPBadRequest(text="the file's base64 is not valid") from exc
+    if isinstance(file.get("content"), str):
+        return file["name"], file["content"].encode(), mime
+    raise web.HTTPBadRequest(text='give the file\'s "content" (text) or "base64"')
 
 
 def _button(messages: list[Sent], body: dict[str, Any]) -> tuple[Sent, str]:
