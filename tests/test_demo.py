@@ -8,11 +8,12 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from aiohttp import ClientSession
+from aiohttp import ClientSession, web
 
 from tests.fakes.demo import CHAT_ID, answer_after, running_demo, say
 from tests.fakes.slack import BOT_TOKEN
-from tests.fakes.telegram import TOKEN
+from tests.fakes.telegram import TOKEN, FakeTelegram
+from tests.fakes.telegram.control import TelegramControl
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -152,3 +153,40 @@ async def test_a_demo_user_can_send_a_file_through_the_control_api(tmp_path: Pat
             "notes.txt",
             "Tóm tắt giúp tôi",
         )
+
+
+async def test_the_fake_telegram_delivers_an_unacknowledged_webhook_update_again() -> None:
+    """Like Telegram: a webhook update answered with an error (e.g. the bridge's store was
+    locked) comes again, the same update, until it is acknowledged; nothing is silently lost."""
+    seen: list[int] = []
+
+    async def webhook(request: web.Request) -> web.Response:
+        seen.append((await request.json())["update_id"])
+        return web.Response(status=503 if len(seen) < 3 else 200)
+
+    app = web.Application()
+    app.router.add_post("/telegram/webhook", webhook)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    fake = FakeTelegram()
+    await fake.start(0)
+    control = TelegramControl(fake, redelivery_s=(0.0, 0.0, 0.0, 0.0))
+    await control.start(0)
+    try:
+        fake.webhook_url = f"http://127.0.0.1:{runner.addresses[0][1]}/telegram/webhook"
+        async with (
+            ClientSession() as http,
+            http.post(f"{control.url}/chats/31/messages", json={"text": "hi"}) as resp,
+        ):
+            sent = await resp.json()
+        assert sent["webhook_status"] == 503
+        for _ in range(250):
+            if len(seen) >= 3:
+                break
+            await asyncio.sleep(0.02)
+        assert seen == [sent["update_id"]] * 3
+    finally:
+        await control.stop()
+        await fake.stop()
+        await runner.cleanup()

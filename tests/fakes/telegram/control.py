@@ -10,15 +10,19 @@ their buttons and edit counts, and the users' messages), ``GET /chats`` every ch
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, web
 
 from tests.fakes.control import ControlServer, json_body, json_response
 from tests.fakes.telegram.model import Sent, TgUser
 from tests.fakes.telegram.server import FakeTelegram
+
+REDELIVERY_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0)
+"""Pauses before each new delivery of a webhook update the bridge did not acknowledge."""
 
 USAGE = """fake Telegram control API
 POST /chats/{chat_id}/messages  {"text": "hello", "user_id": 7, "name": "Ann", "language": "en"}
@@ -27,6 +31,8 @@ POST /chats/{chat_id}/messages  {"text": "hello", "user_id": 7, "name": "Ann", "
 POST /chats/{chat_id}/press     {"button": "👍"}  (the newest bot message with that button)
 GET  /chats/{chat_id}           what the chat shows
 GET  /chats                     the chats so far
+With a webhook set, an update the bridge does not acknowledge (not 2xx) is delivered again
+after 1, 2, 4, 8, 16 and 32 s, as Telegram does; "webhook_status" tells the first answer.
 Private chats have positive ids (the user id defaults to the chat id); groups negative ones.
 """
 
@@ -36,9 +42,18 @@ class TelegramControl(ControlServer):
 
     usage = USAGE
 
-    def __init__(self, fake: FakeTelegram) -> None:
+    def __init__(
+        self, fake: FakeTelegram, *, redelivery_s: tuple[float, ...] = REDELIVERY_S
+    ) -> None:
         super().__init__()
         self.fake = fake
+        self.redelivery_s = redelivery_s
+        self._redeliveries: set[asyncio.Task[None]] = set()
+
+    async def stop(self) -> None:
+        for task in list(self._redeliveries):
+            task.cancel()
+        await super().stop()
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -72,10 +87,10 @@ class TelegramControl(ControlServer):
             update = self.fake.text(chat_id, _user(chat_id, body), text)
         else:
             raise web.HTTPBadRequest(text='give the message as {"text": "…"} and/or {"file": …}')
-        await self._deliver(update)
+        status = await self._deliver(update)
         message = update["message"]
         return json_response(
-            {"update_id": update["update_id"], "message_id": message["message_id"]}
+            {"update_id": update["update_id"], "message_id": message["message_id"], **status}
         )
 
     async def _press(self, request: web.Request) -> web.Response:
@@ -85,14 +100,35 @@ class TelegramControl(ControlServer):
             raise web.HTTPNotFound(text=f"no chat {chat_id}")
         target, data = _button(chat.bot_messages(), body)
         update = self.fake.callback(chat_id, _user(chat_id, body), target.message_id, data)
-        await self._deliver(update)
-        return json_response({"update_id": update["update_id"], "message_id": target.message_id})
+        status = await self._deliver(update)
+        return json_response(
+            {"update_id": update["update_id"], "message_id": target.message_id, **status}
+        )
 
-    async def _deliver(self, update: dict[str, Any]) -> None:
-        if self.fake.webhook_url:
-            await self.fake.post_webhook(update)
-        else:
+    async def _deliver(self, update: dict[str, Any]) -> dict[str, int]:
+        """Queue ``update`` for getUpdates, or post it to the webhook (again later when the
+        bridge does not acknowledge it); returns ``{"webhook_status": …}`` for a webhook."""
+        if not self.fake.webhook_url:
             self.fake.push(update)
+            return {}
+        status = await self._post(update)
+        if not 200 <= status < 300:
+            task = asyncio.create_task(self._redeliver(update))
+            self._redeliveries.add(task)
+            task.add_done_callback(self._redeliveries.discard)
+        return {"webhook_status": status}
+
+    async def _post(self, update: dict[str, Any]) -> int:
+        try:
+            return await self.fake.post_webhook(update)
+        except (ClientError, TimeoutError):
+            return 0  # nothing answered: like a refused connection, delivered again
+
+    async def _redeliver(self, update: dict[str, Any]) -> None:
+        for pause in self.redelivery_s:
+            await asyncio.sleep(pause)
+            if 200 <= await self._post(update) < 300:
+                return
 
 
 def shown(message: Sent) -> dict[str, Any]:
