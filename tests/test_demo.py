@@ -190,3 +190,22 @@ async def test_the_fake_telegram_delivers_an_unacknowledged_webhook_update_again
         await control.stop()
         await fake.stop()
         await runner.cleanup()
+
+
+async def test_a_restarted_standalone_fake_telegram_never_repeats_an_update_id() -> None:
+    """The operator restarts the fake but keeps the bridge's store: an update id it repeated
+    would be ignored by the bridge as a redelivery, and the user's message never answered."""
+    first_ids = []
+    for _ in range(2):
+        proc, banner = await standalone("tests.fakes.telegram")
+        try:
+            control = url_after("control API:", banner)
+            async with (
+                ClientSession() as http,
+                http.post(f"{control}/chats/77/messages", json={"text": "hi"}) as resp,
+            ):
+                first_ids.append((await resp.json())["update_id"])
+        finally:
+            proc.terminate()
+            await proc.wait()
+    assert first_ids[0] != first_ids[1]

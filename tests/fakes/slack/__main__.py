@@ -9,15 +9,19 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import time
 
 from tests.fakes.slack.control import USAGE, SlackControl
+from tests.fakes.slack.events import Events
 from tests.fakes.slack.model import APP_TOKEN, BOT_TOKEN
 from tests.fakes.slack.server import FakeSlack
 
 
 async def serve(port: int, control_port: int) -> None:
     fake = FakeSlack()
-    control = SlackControl(fake)
+    # Message timestamps go on from the clock, so a restarted fake never repeats one a bridge's
+    # store already holds (it would ignore the message as a redelivery).
+    control = SlackControl(fake, events=Events(first_ts=int(time.time())))
     await fake.start(port)
     await control.start(control_port)
     try:

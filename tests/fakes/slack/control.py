@@ -29,10 +29,10 @@ class SlackControl(ControlServer):
 
     usage = USAGE
 
-    def __init__(self, fake: FakeSlack) -> None:
+    def __init__(self, fake: FakeSlack, *, events: Events | None = None) -> None:
         super().__init__()
         self.fake = fake
-        self.events = Events()
+        self.events = events or Events()
 
     def routes(self) -> list[web.RouteDef]:
         return [

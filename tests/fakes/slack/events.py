@@ -21,14 +21,17 @@ from tests.fakes.slack.model import (
 class Events:
     """Builds event envelopes and interactivity payloads like Slack sends them."""
 
-    def __init__(self, *, team_id: str = TEAM_ID, bot_user: str = BOT_USER) -> None:
+    def __init__(
+        self, *, team_id: str = TEAM_ID, bot_user: str = BOT_USER, first_ts: int = 1_700_000_000
+    ) -> None:
         self.team_id = team_id
         self.bot_user = bot_user
+        self.first_ts = first_ts
         self._n = itertools.count(1)
 
     def ts(self) -> str:
         n = next(self._n)
-        return f"{1_700_000_000 + n}.{n:06d}"
+        return f"{self.first_ts + n}.{n:06d}"
 
     def envelope(self, event: dict[str, Any], *, event_id: str = "") -> dict[str, Any]:
         return {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import time
 
 from tests.fakes.telegram.control import USAGE, TelegramControl
 from tests.fakes.telegram.model import FloodLimits
@@ -16,7 +17,11 @@ from tests.fakes.telegram.server import FakeTelegram
 
 
 async def serve(port: int, control_port: int, *, flood: bool) -> None:
-    fake = FakeTelegram(limits=FloodLimits() if flood else None)
+    # Update ids go on from the clock (ms), so a restarted fake never repeats the ids a bridge's
+    # store already holds (it would ignore them as redeliveries), as real Telegram never does.
+    fake = FakeTelegram(
+        limits=FloodLimits() if flood else None, first_update_id=time.time_ns() // 1_000_000
+    )
     control = TelegramControl(fake)
     await fake.start(port)
     await control.start(control_port)

@@ -47,6 +47,7 @@ class _Base:
         token: str = TOKEN,
         limits: FloodLimits | None = None,
         bot_username: str = BOT_USERNAME,
+        first_update_id: int = 1000,
     ) -> None:
         self.token = token
         self.bot = TgUser(id=BOT_ID, first_name="ClickAI", username=bot_username, is_bot=True)
@@ -56,7 +57,7 @@ class _Base:
         self.rate_limited = 0
         self.faults: list[Fault] = []
         self.updates: list[dict[str, Any]] = []
-        self._update_ids = itertools.count(1000)
+        self._update_ids = itertools.count(first_update_id)
         self._new_update = asyncio.Event()
         self.allowed_updates: list[str] | None = None
         self.webhook_url = ""
