@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bridge import check, commands, terminal
-from bridge.app import BridgeApp
+from bridge.app import BridgeApp, settle_heap
 from bridge.config import Settings, default_config_path, load_settings
 from bridge.errors import BridgeError, ConfigError
 from bridge.logs import setup_logging
@@ -170,6 +170,7 @@ async def _run(settings: Settings) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await app.start()
+    settle_heap()
     enabled = ", ".join(c.name for c in app.channels) or "no channel (enable telegram or slack)"
     log.info(
         "clickai-bridge %s running: %s; /healthz on %s",

@@ -289,7 +289,7 @@ class PacedReply:
         self._pacer = pacer
         self._slot = slot
         self._reply = reply
-        self._text = ""
+        self._text: str | Callable[[], str] = ""
         self._shown = ""
         self._final = False
         self.updates = 0
@@ -312,17 +312,23 @@ class PacedReply:
         """The text the platform shows so far (as last sent)."""
         return self._shown
 
-    def set_text(self, text: str) -> None:
-        """The answer so far; sent when the budget allows (intermediate texts may be skipped)."""
-        if self._final or not text.strip() or text == self._text:
+    def set_text(self, text: str | Callable[[], str]) -> None:
+        """The answer so far; sent when the budget allows (intermediate texts may be skipped).
+
+        A function is called only when an update is actually sent, so a caller that gets the
+        answer token by token need not build the whole text for every token.
+        """
+        if self._final:
+            return
+        if isinstance(text, str) and (not text.strip() or text == self._text):
             return
         self._text = text
         priority = INTERMEDIATE if self._slot.shown_once else FIRST
         self._pacer._request(self._slot, priority, self._send_update)
 
     async def _send_update(self) -> bool:
-        text = self._text
-        if self._final or text == self._shown:
+        text = self._text() if callable(self._text) else self._text
+        if self._final or not text.strip() or text == self._shown:
             return False
         was_shown, self._slot.shown_once = self._slot.shown_once, True
         try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
 
 Measure = Callable[[str], int]
@@ -52,14 +52,32 @@ class _Fence:
     body_start: int  # index just after the opening line's newline
 
 
-class _Fences:
-    """Which fenced block (if any) is open at the start of each complete line of a text."""
+class Fences:
+    """Which fenced block (if any) is open at the start of each complete line of a text.
 
-    def __init__(self, text: str) -> None:
-        starts: list[int] = [0]
-        states: list[_Fence | None] = [None]
-        current: _Fence | None = None
-        i = 0
+    :meth:`extend` continues the scan for a text that grew (a streamed answer), so each line
+    is scanned once per answer instead of once per update.
+    """
+
+    def __init__(self, text: str = "") -> None:
+        self._starts: list[int] = [0]
+        self._states: list[_Fence | None] = [None]
+        self._current: _Fence | None = None
+        self._text = ""
+        self._scan(text)
+
+    def extend(self, text: str) -> Fences:
+        """This scan continued over ``text`` if it extends the text scanned so far, else anew."""
+        done = self._starts[-1]
+        if len(text) >= done and text.startswith(self._text[:done]):
+            self._scan(text)
+            return self
+        return Fences(text)
+
+    def _scan(self, text: str) -> None:
+        self._text = text
+        current = self._current
+        i = self._starts[-1]
         while (nl := text.find("\n", i)) != -1:
             m = _FENCE.fullmatch(text, i, nl)
             if current is None:
@@ -68,10 +86,9 @@ class _Fences:
             elif m and _closes(current, m[2], m[3]):
                 current = None
             i = nl + 1
-            starts.append(i)
-            states.append(current)
-        self._starts = starts
-        self._states = states
+            self._starts.append(i)
+            self._states.append(current)
+        self._current = current
 
     def at(self, index: int) -> _Fence | None:
         """The fence open at the start of the line that contains ``index``."""
@@ -107,19 +124,56 @@ def split_pieces(text: str, limit: int, *, measure: Measure = len, start: int = 
 
     Raises ``ValueError`` when ``limit`` cannot hold a single character.
     """
+    return list(iter_pieces(text, limit, measure=measure, start=start))
+
+
+def iter_pieces(
+    text: str, limit: int, *, measure: Measure = len, start: int = 0, tolerance: float = 0.0
+) -> Iterator[Piece]:
+    """The pieces of :func:`split_pieces`, each computed only when the caller asks for it.
+
+    ``tolerance`` (a fraction, e.g. 0.03) lets the window a piece is cut from fall that much
+    short of the longest that fits: with a rendering ``measure`` that saves most renders.
+    """
+    steps = step_pieces(text, limit, measure=measure, start=start, tolerance=tolerance)
+    return (step for step in steps if step is not None)
+
+
+def step_pieces(
+    text: str,
+    limit: int,
+    *,
+    measure: Measure = len,
+    start: int = 0,
+    tolerance: float = 0.0,
+    fences: Fences | None = None,
+) -> Iterator[Piece | None]:
+    """:func:`iter_pieces` with a ``None`` after every call of ``measure``.
+
+    A channel that sends one message at a time measures only the part about to be sent,
+    however long the rest of the answer is, and an async caller can give the event loop a
+    turn at every ``None``: it is then held for one measure at a time, never for a whole
+    message's search. ``fences`` (kept by the caller for a growing text) saves rescanning
+    the text before ``start`` for open code fences on every call.
+    """
     if limit < 1:
         raise ValueError("limit must be positive")
-    fences = _Fences(text)
+    fences = fences.extend(text) if fences is not None else Fences(text)
     stop = len(text.rstrip())
     pos = _after_newline(text, start)
-    pieces: list[Piece] = []
     while pos < stop:
-        piece = _next_piece(text, pos, stop, limit, measure, fences)
-        pieces.append(piece)
+        piece = yield from _next_piece(text, pos, stop, limit, measure, fences, tolerance)
+        yield piece
         if piece.end >= stop:
-            break
+            return
         pos = _skip_separator(text, piece.end)
-    return pieces
+
+
+def continues_at(text: str, piece: Piece) -> int | None:
+    """Where the piece after ``piece`` starts (pass it as ``start``), or None if it is the last."""
+    if piece.end >= len(text.rstrip()):
+        return None
+    return _skip_separator(text, piece.end)
 
 
 def split_text(text: str, limit: int, *, measure: Measure = len) -> list[str]:
@@ -159,8 +213,14 @@ def _run_end(text: str, i: int) -> int:
 
 
 def _next_piece(
-    text: str, pos: int, stop: int, limit: int, measure: Measure, fences: _Fences
-) -> Piece:
+    text: str,
+    pos: int,
+    stop: int,
+    limit: int,
+    measure: Measure,
+    fences: Fences,
+    tolerance: float = 0.0,
+) -> Generator[None, None, Piece]:
     """The piece starting at ``pos``; degrades gracefully when ``limit`` is tiny.
 
     Tried in order: fence markers with the info string, bare markers, no markers; each
@@ -169,15 +229,24 @@ def _next_piece(
     first_visible = _run_end(text, pos)
     for markers in (2, 1, 0):
         for at in dict.fromkeys((pos, first_visible)):
-            piece = _try_piece(text, at, stop, limit, measure, fences, markers)
+            piece = yield from _try_piece(
+                text, at, stop, limit, measure, fences, markers, tolerance
+            )
             if piece is not None:
                 return piece
     raise ValueError(f"limit {limit} cannot hold one character")
 
 
 def _try_piece(
-    text: str, pos: int, stop: int, limit: int, measure: Measure, fences: _Fences, markers: int
-) -> Piece | None:
+    text: str,
+    pos: int,
+    stop: int,
+    limit: int,
+    measure: Measure,
+    fences: Fences,
+    markers: int,
+    tolerance: float,
+) -> Generator[None, None, Piece | None]:
     open_fence = fences.at(pos) if markers else None
     head = _reopen(open_fence, with_info=markers == 2) if open_fence else ""
 
@@ -187,13 +256,16 @@ def _try_piece(
         indent = min(fence.indent, 3) if fence is open_fence else fence.indent
         return "\n" + " " * indent + fence.marker
 
+    def size(end: int) -> int:
+        return measure(head + text[pos:end])
+
     def fits(end: int, tail: str = "") -> bool:
         return measure(head + text[pos:end] + tail) <= limit
 
     def make(end: int, tail: str = "") -> Piece:
         return Piece(pos, end, head, tail, head + text[pos:end] + tail)
 
-    window = _last_fitting(fits, pos, stop)
+    window = yield from _last_fitting(size, pos, stop, limit, tolerance)
     if window == stop:
         return make(stop)
     first_visible = _run_end(text, pos)
@@ -201,7 +273,9 @@ def _try_piece(
         return None
     for end, fence in _candidates(text, pos, window, fences):
         tail = tail_at(fence)
-        if not tail or fits(end, tail):
+        ok = fits(end, tail)  # also what the caller renders next, if its measure caches
+        yield None
+        if ok:
             return make(end, tail)
     ends = range(window, first_visible, -1)
     for clean in (True, False):
@@ -209,7 +283,9 @@ def _try_piece(
             if clean and not _breakable(text, end):
                 continue
             tail = tail_at(fences.at(end))
-            if fits(end, tail):
+            ok = fits(end, tail)
+            yield None
+            if ok:
                 return make(end, tail)
     return None
 
@@ -219,37 +295,51 @@ def _reopen(fence: _Fence, *, with_info: bool) -> str:
     return f"{' ' * min(fence.indent, 3)}{fence.marker}{info}\n"
 
 
-def _last_fitting(fits: Callable[[int], bool], pos: int, stop: int) -> int:
-    """Largest ``end`` in [pos, stop] with ``fits(end)``, found by galloping then bisecting.
+def _last_fitting(
+    size: Callable[[int], int], pos: int, stop: int, limit: int, tolerance: float = 0.0
+) -> Generator[None, None, int]:
+    """Largest ``end`` in [pos, stop] with ``size(end) <= limit`` (``size`` non-decreasing).
 
-    Galloping keeps the cost proportional to the window, not to the rest of the text, and
-    for a non-shrinking measure the result is the same for every extension of the text.
+    The rest of the text is measured whole only when it could plausibly fit (a rendering
+    measure costs as much as the text it renders). Otherwise the first probe is ``limit``
+    characters on, then each probe interpolates between the closest fitting and non-fitting
+    ends, clamped so the bracket shrinks by at least an eighth per probe: a handful of
+    measures per piece instead of one per halving. With ``tolerance`` 0 and a non-decreasing
+    ``size`` the answer is the unique largest fitting end whatever the probes, so it is the
+    same for every extension of the text that does not fit either; a ``tolerance`` stops the
+    search once the bracket is that fraction of the window.
     """
-    if fits(stop):  # the common streaming case: the rest fits in one message
-        return stop
-    good, step = pos, 1
+    if 4 * (stop - pos) <= 5 * limit:  # longer rests hardly ever render shorter than the limit
+        whole = size(stop)
+        yield None
+        if whole <= limit:
+            return stop  # the common streaming case: the rest fits in one message
+    good, f_good = pos, 0
+    bad, f_bad = -1, 0
+    probe = min(stop, pos + max(1, limit))
     while True:
-        probe = pos + step
-        if probe >= stop:
-            if fits(stop):
+        f = size(probe)
+        yield None
+        if f <= limit:
+            good, f_good = probe, f
+            if good == stop:
                 return stop
-            bad = stop
-            break
-        if not fits(probe):
-            bad = probe
-            break
-        good, step = probe, step * 2
-    while bad - good > 1:
-        mid = (good + bad) // 2
-        if fits(mid):
-            good = mid
         else:
-            bad = mid
-    return good
+            bad, f_bad = probe, f
+        if bad == -1:  # nothing too long yet: extrapolate past the limit
+            reach = (good - pos) * limit / max(f_good, 1)
+            probe = min(stop, max(good + 1, pos + int(reach * 1.1) + 1, 2 * good - pos))
+            continue
+        span = bad - good
+        if span <= max(1, int((bad - pos) * tolerance)):
+            return good
+        guess = good + int((limit - f_good) * span / max(f_bad - f_good, 1))
+        margin = span // 8
+        probe = min(max(guess, good + 1 + margin), bad - 1 - margin)
 
 
 def _candidates(
-    text: str, pos: int, window: int, fences: _Fences
+    text: str, pos: int, window: int, fences: Fences
 ) -> list[tuple[int, _Fence | None]]:
     """Whitespace cuts in ``(pos, window]``, best first, with the fence open at each."""
     tiers: list[list[tuple[int, _Fence | None]]] = [[] for _ in range(5)]
@@ -282,7 +372,7 @@ def _candidates(
     return ordered
 
 
-def _opens_fence(text: str, line_at: int, window: int, fences: _Fences) -> bool:
+def _opens_fence(text: str, line_at: int, window: int, fences: Fences) -> bool:
     """Whether the line containing ``line_at`` opens a fence and ends within the window."""
     line_end = text.find("\n", line_at, window)
     if line_end == -1:

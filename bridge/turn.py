@@ -62,7 +62,6 @@ class TurnState:
     backend: str = ""
     task_id: str = ""
     conversation_id: str = ""
-    text: str = ""
     stop_requested: bool = False
     stop_sent: bool = False
     started_at: float = field(default_factory=time.monotonic)
@@ -71,11 +70,28 @@ class TurnState:
     usage: Mapping[str, object] = field(default_factory=dict)
     """The turn's token usage and price when the backend reports them (else empty)."""
     phase: TurnPhase = "streaming"
+    chunks: list[str] = field(default_factory=list)
+    """The answer so far as received; joined only when someone reads ``text``."""
 
     @property
     def delivered(self) -> bool:
         """The final answer is in the chat: it is never sent again nor gets a failure note."""
         return self.phase in ("delivered", "recorded")
+
+    @property
+    def text(self) -> str:
+        if len(self.chunks) > 1:
+            self.chunks[:] = ["".join(self.chunks)]
+        return self.chunks[0] if self.chunks else ""
+
+    @text.setter
+    def text(self, value: str) -> None:
+        self.chunks[:] = [value] if value else []
+
+    def append(self, delta: str) -> None:
+        """Add a delta in O(len(delta)): no rebuild of the whole answer per token."""
+        if delta:
+            self.chunks.append(delta)
 
 
 @dataclass(slots=True)
@@ -281,9 +297,11 @@ class TurnRunner:
         backend: Backend,
     ) -> None:
         if isinstance(event, TextDelta):
-            self._show(paced, state, state.text + event.text)
+            state.append(event.text)
+            self._on_text(paced, state, event.text)
         elif isinstance(event, TextReplace):
-            self._show(paced, state, event.text)
+            state.text = event.text
+            self._on_text(paced, state, event.text)
         elif isinstance(event, Started):
             await self._started(msg, event, answer, state, backend)
         elif isinstance(event, FileOut):
@@ -295,16 +313,17 @@ class TurnRunner:
             answer.message_id = event.message_id or answer.message_id
             answer.conversation_id = event.conversation_id or answer.conversation_id
             state.message_id, state.usage = answer.message_id, event.usage
-            if event.answer and not state.text:
-                self._show(paced, state, event.answer)
+            if event.answer and not state.chunks:
+                state.text = event.answer
+                self._on_text(paced, state, event.answer)
             known = {f.id for f in answer.files}
             answer.files += [f for f in event.files if f.id not in known]
 
-    def _show(self, paced: PacedReply, state: TurnState, text: str) -> None:
-        if state.first_text_at is None and text.strip():
+    def _on_text(self, paced: PacedReply, state: TurnState, new: str) -> None:
+        """``state`` changed by ``new``; the pacer joins the text only when it sends it."""
+        if state.first_text_at is None and new.strip():
             state.first_text_at = time.monotonic()
-        state.text = text
-        paced.set_text(text)
+        paced.set_text(lambda: state.text)
 
     async def _started(
         self,

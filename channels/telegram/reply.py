@@ -19,6 +19,7 @@ from bridge.errors import ChannelError, RateLimited, ReplyGone
 from bridge.model import OutboundFile
 from bridge.render import TELEGRAM_LIMIT
 from bridge.tasks import TaskSet
+from bridge.text import Fences
 
 from .calls import (
     CHANNEL,
@@ -30,7 +31,7 @@ from .calls import (
     refuses_stop,
 )
 from .extras import TYPING_EVERY_S, keep_typing, send_file
-from .plan import Content, final_entries, pieces, render
+from .plan import Content, Entry, head, iter_final_entries
 from .stops import DraftStops
 from .suggest import answer_markup
 
@@ -98,6 +99,7 @@ class TelegramReply:
         self._parts: list[_Part] = []
         self._cursor = 0
         self._prefix = ""
+        self._fences = Fences()
         self._files_done = 0
         self._finishing = False
         self._finish_calls = 0
@@ -140,19 +142,18 @@ class TelegramReply:
         if not text.strip() or self._stop_pressed:
             return
         self._check_prefix(text)
-        parts = pieces(text, self._limit, self._cursor)
-        if not parts:
+        shown = await head(text, self._limit, self._cursor, self._fences)  # this message only
+        if shown is None:
             return
         index = self._frozen()
-        content = render(parts[0].text)
-        more = len(parts) > 1
+        more = shown.next_start is not None
         drafting = self._draft_id and not more and index >= len(self._parts)
-        if drafting and await self._draft(content):
+        if drafting and await self._draft(shown.content):
             return
-        await self._put(index, content, None, final=more)
-        if more:
+        await self._put(index, shown.content, None, final=more)
+        if shown.next_start is not None:
             self._parts[index].frozen = True
-            self._cursor = parts[1].start
+            self._cursor = shown.next_start
             self._prefix = text[: self._cursor]
 
     async def finish(
@@ -170,15 +171,20 @@ class TelegramReply:
         self._finishing, self._finish_calls = True, 0
         try:
             base = self._frozen_after(text)
-            entries = final_entries(text, notice, limit=self._limit, start=self._cursor)
-            last_answer = max((j for j, e in enumerate(entries) if e.answer), default=-1)
+            # One message at a time, each measured just before it is sent; the event loop gets a
+            # turn after every render, so it is never held for a whole answer's splitting.
             buttons = answer_markup(feedback=feedback, suggestions=suggestions)
-            for j, entry in enumerate(entries):
-                markup = buttons if j == last_answer else None
-                await self._put(base + j, entry.content, markup, final=True)
+            entries: list[Entry] = []
+            todo = iter_final_entries(
+                text, notice, limit=self._limit, start=self._cursor, fences=self._fences
+            )
+            async for entry in todo:
+                markup = buttons if entry.last else None
+                await self._put(base + len(entries), entry.content, markup, final=True)
                 if markup is not None and self._on_buttons is not None:
-                    part = self._parts[base + j]
+                    part = self._parts[base + len(entries)]
                     self._on_buttons(part.chat_id, part.message_id, markup)
+                entries.append(entry)
             await self._drop_surplus(base + len(entries))
             await self._send_files(files)
         finally:
