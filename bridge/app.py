@@ -31,9 +31,10 @@ from bridge.coordination.wiring import (
 )
 from bridge.errors import BackendError, BridgeError
 from bridge.metrics import Metrics
-from bridge.model import Channel
+from bridge.model import MB, Channel
 from bridge.namespaces import DEFAULT_BACKEND, default_namespaces
 from bridge.pacing import Pacer
+from bridge.ready import Readiness
 from bridge.relay import Relay, RelayLimits
 from bridge.server import HttpRoute, HttpServer
 from bridge.store import open_store
@@ -114,6 +115,11 @@ class BridgeApp:
         self._redis: Any = None
         self.fatal = asyncio.Event()
         """Set when this replica must stop (it lost its polling leadership); ``run`` exits 1."""
+        self.readiness = Readiness(
+            store=self._probe_store,
+            backend=self._probe_backend,
+            cache_s=settings.server.readyz_cache_s,
+        )
 
     async def start(self) -> None:
         """Start everything; on failure undo what was started and raise ``BridgeError``."""
@@ -138,7 +144,7 @@ class BridgeApp:
         )
         router = await self._start_backends()
         options = TurnOptions(
-            max_file_bytes=int(s.bridge.max_file_mb * 1024 * 1024),
+            max_file_bytes=int(s.bridge.max_file_mb * MB),
             default_file_query=s.bridge.default_file_query,
             show_reset_notice=s.bridge.show_conversation_reset_notice,
             suggestions=s.bridge.suggested_questions,
@@ -175,6 +181,7 @@ class BridgeApp:
                 registry=self.metrics.registry,
                 routes=routes,
                 health=self._health,
+                ready=self.readiness.check,
             )
             await self.server.start()
         for channel in self.channels:
@@ -242,6 +249,21 @@ class BridgeApp:
         if isinstance(backend, ClickAIBackend):
             return backend.app_mode
         return self._app_mode
+
+    async def _probe_store(self) -> None:
+        if self.store is None:
+            raise BridgeError("the store is not open")
+        await self.store.get_conversation("readyz:probe")
+
+    async def _probe_backend(self) -> None:
+        """The default backend accepts the key (ClickAI: ``GET /parameters``)."""
+        backend = self.backend
+        if isinstance(backend, ClickAIBackend):
+            await backend.client.parameters()
+        elif backend is not None:
+            await backend.prepare()
+        else:
+            raise BridgeError("no backend is running")
 
     def _health(self) -> dict[str, object]:
         return {

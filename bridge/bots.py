@@ -91,6 +91,7 @@ class NamedBot:
         self.inner = inner
         self.name = bot_channel_name(platform, bot)
         self.pace_budget: PaceBudget = inner.pace_budget
+        self.max_download_bytes: int | None = inner.max_download_bytes
         self._route_name = bot
 
     def http_routes(self) -> list[HttpRoute]:

@@ -156,6 +156,7 @@ class CoordinationConfig(Section):
 
 class ServerConfig(Section):
     listen: str = "127.0.0.1:8080"
+    readyz_cache_s: float = Field(default=30.0, ge=0)
 
     @property
     def host(self) -> str:
@@ -261,6 +262,7 @@ class TelegramConfig(Section):
     allowed_chat_ids: list[int] = Field(default_factory=list)
     group_scope: Literal["group", "user", "topic"] = "topic"
     drafts: bool = False
+    local_bot_api: bool = False
     stop_button: bool = True
     edit_interval_s: float = Field(default=1.0, ge=0.2)
     group_edit_interval_s: float = Field(default=3.0, ge=0.5)

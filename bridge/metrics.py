@@ -86,6 +86,12 @@ class Metrics:
             ["bot", "backend", "kind"],
             registry=self.registry,
         )
+        self.operator_alerts = Counter(
+            "bridge_operator_alerts_total",
+            "Failures only the operator can fix (alert on any increase)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.rate_limited = Counter(
             "bridge_platform_rate_limited_total",
             "Platform 429 / flood-control answers",

@@ -287,6 +287,8 @@ class Channel(Protocol):
 
     name: str
     pace_budget: PaceBudget
+    max_download_bytes: int | None
+    """The platform's own cap on files the bot may download (None: none below ours)."""
 
     async def start(self, intake: Intake) -> None:
         """Connect and begin delivering messages to ``intake`` (must return once running)."""
@@ -314,3 +316,13 @@ class Channel(Protocol):
     ) -> None:
         """A reply message an earlier run left unfinished (``reply_id``): close it (e.g. stop a
         native stream) and mark it visibly as incomplete. Best effort; never raises."""
+
+
+MB = 1_000_000
+"""The one unit of file sizes: ``bridge.max_file_mb``, notices and platform caps."""
+
+
+def file_limit(max_file_bytes: int, channel: Channel | None) -> int:
+    """The largest user file that can get through: our limit or the platform's own cap."""
+    cap = channel.max_download_bytes if channel is not None else None
+    return max_file_bytes if cap is None else min(max_file_bytes, cap)

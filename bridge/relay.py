@@ -18,6 +18,7 @@ from bridge.i18n import t
 from bridge.logs import fields_extra, key_values
 from bridge.metrics import Metrics
 from bridge.model import (
+    MB,
     Channel,
     FeedbackOutcome,
     InboundMessage,
@@ -34,6 +35,9 @@ from bridge.tasks import TaskSet
 from bridge.turn import TurnRunner, TurnState
 
 log = logging.getLogger(__name__)
+
+OPERATOR_KINDS = frozenset({"auth", "forbidden", "quota"})
+"""ClickAI failures only the operator can fix: logged at ERROR and counted as alerts."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -485,8 +489,13 @@ class Relay:
             outcome = "failed"
             self._metrics.clickai_errors.labels(exc.kind).inc()
             self._metrics.backend_errors.labels(msg.key.channel, backend.name, exc.kind).inc()
-            # The plan's quota is the operator's to fix; other failures are the user's to retry.
-            level = logging.ERROR if exc.kind == "quota" else logging.WARNING
+            # A refused or disabled key and the plan's quota are the operator's to fix ("the
+            # operator has been notified" is this ERROR line plus bridge_operator_alerts_total);
+            # other failures are the user's to retry.
+            level = logging.WARNING
+            if exc.kind in OPERATOR_KINDS:
+                self._metrics.operator_alerts.labels(f"{backend.name}_{exc.kind}").inc()
+                level = logging.ERROR
             log.log(
                 level,
                 "%s: backend %s failed for %s: %s",
@@ -587,8 +596,9 @@ class Relay:
             return t(msg.language, "files_unsupported")
         if exc.reason == "too_large":
             att = next((a for a in msg.attachments if a.name == name), None)
-            size = (att.size or 0) / 1_000_000 if att else 0
-            limit = self._runner.file_limit(backend) / 1_000_000
+            size = (att.size or 0) / MB if att else 0
+            channel = self._channels.get(msg.key.channel)
+            limit = self._runner.file_limit(backend, channel) / MB
             return t(
                 msg.language,
                 "file_too_large",

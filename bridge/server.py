@@ -6,6 +6,7 @@ import logging
 import os
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
@@ -28,7 +29,8 @@ class HttpRoute:
 
 
 class HttpServer:
-    """aiohttp server for ``/healthz``, ``/metrics`` and channel routes (fixed before start)."""
+    """aiohttp server for ``/healthz`` (liveness), ``/readyz`` (readiness), ``/metrics`` and
+    channel routes (fixed before start)."""
 
     def __init__(
         self,
@@ -38,13 +40,16 @@ class HttpServer:
         registry: CollectorRegistry,
         routes: Sequence[HttpRoute] = (),
         health: Callable[[], dict[str, object]] | None = None,
+        ready: Callable[[], Awaitable[tuple[bool, dict[str, Any]]]] | None = None,
     ) -> None:
         self._host = host
         self._port = port
         self._registry = registry
         self._health = health or (lambda: {"status": "ok"})
+        self._ready = ready
         self._app = web.Application(client_max_size=MAX_BODY_BYTES)
         self._app.router.add_get("/healthz", self._healthz)
+        self._app.router.add_get("/readyz", self._readyz)
         self._app.router.add_get("/metrics", self._metrics)
         for route in routes:
             self._app.router.add_route(route.method, route.path, route.handler)
@@ -77,6 +82,12 @@ class HttpServer:
         body = self._health()
         status = 200 if body.get("status") == "ok" else 503
         return web.json_response(body, status=status)
+
+    async def _readyz(self, request: web.Request) -> web.Response:
+        if self._ready is None:
+            return web.json_response({"status": "ok"})
+        ready, body = await self._ready()
+        return web.json_response(body, status=200 if ready else 503)
 
     async def _metrics(self, request: web.Request) -> web.Response:
         payload = generate_latest(self._registry)

@@ -29,7 +29,7 @@ from bridge.backends.base import (
 from bridge.errors import AttachmentError, BackendError, ChannelError
 from bridge.fetch import FetchError
 from bridge.i18n import t
-from bridge.model import Channel, InboundMessage, OutboundFile, ReplyRef
+from bridge.model import MB, Channel, InboundMessage, OutboundFile, ReplyRef, file_limit
 from bridge.pacing import PacedReply
 from bridge.store.base import Store
 
@@ -45,7 +45,7 @@ FINAL_SEND_GRACE_S = 10.0
 class TurnOptions:
     """Backend-independent turn settings (from ``[bridge]``)."""
 
-    max_file_bytes: int = 15 * 1024 * 1024
+    max_file_bytes: int = 15 * MB
     default_file_query: str = ""
     show_reset_notice: bool = True
     suggestions: bool = True
@@ -141,9 +141,11 @@ class TurnRunner:
             if att.size is not None and att.size > self.file_limit(backend):
                 raise AttachmentError("too_large", att.name)
 
-    def file_limit(self, backend: Backend) -> int:
+    def file_limit(self, backend: Backend, channel: Channel | None = None) -> int:
+        """The largest user file that gets through: ours, the backend's and the platform's."""
         cap = backend.capabilities.max_upload_bytes
-        return min(self._opts.max_file_bytes, cap) if cap else self._opts.max_file_bytes
+        ours = min(self._opts.max_file_bytes, cap) if cap else self._opts.max_file_bytes
+        return file_limit(ours, channel)
 
     async def run(
         self,
@@ -370,7 +372,7 @@ class TurnRunner:
         self, msg: InboundMessage, channel: Channel, user: str, backend: Backend
     ) -> list[UploadRef]:
         refs: list[UploadRef] = []
-        limit = self.file_limit(backend)
+        limit = self.file_limit(backend, channel)
         kinds = await backend.file_types(msg.attachments) if msg.attachments else []
         for att, kind in zip(msg.attachments, kinds, strict=True):
             data = await channel.download(att, max_bytes=limit)

@@ -86,6 +86,7 @@ class ConsoleChannel:
 
     name = "console"
     pace_budget = PaceBudget(chat_interval_s=0.05, group_interval_s=0.05, global_per_s=100.0)
+    max_download_bytes: int | None = None
 
     def __init__(self, *, user: str, language: str, out: TextIO | None = None) -> None:
         self.out: TextIO = out or sys.stdout

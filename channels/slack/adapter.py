@@ -77,6 +77,7 @@ class SlackChannel:
             timeout=API_TIMEOUT_S,
             logger=logging.getLogger("channels.slack.sdk"),
         )
+        self.max_download_bytes: int | None = None  # Slack's own cap (1 GB) is never the lower
         self.pace_budget = PaceBudget(
             chat_interval_s=config.update_interval_s,
             group_interval_s=config.update_interval_s,

@@ -22,6 +22,7 @@ from bridge.model import (
     IntakeResult,
     PaceBudget,
     all_acknowledged,
+    file_limit,
 )
 from bridge.server import HttpRoute
 from bridge.tasks import TaskSet
@@ -42,7 +43,7 @@ log = logging.getLogger(__name__)
 
 TgApp = Application[Any, Any, Any, Any, Any, Any]
 ALLOWED_UPDATES = ("message", "callback_query", "message_reaction", "my_chat_member")
-MAX_DOWNLOAD = 20 * 1000 * 1000  # Bot API getFile limit (20 MB)
+MAX_DOWNLOAD = 20 * 1000 * 1000  # Bot API getFile limit (20 MB) unless a local Bot API server
 NOOP = "noop"
 """Callback data of buttons that only show something (pressing them does nothing)."""
 HANDOFF_WAIT_S = 10.0  # a webhook update is answered 200 only once the core has taken it
@@ -74,6 +75,7 @@ class TelegramChannel:
             raise ConfigError("telegram.token: required")
         self.config = config
         self.bridge = bridge
+        self.max_download_bytes: int | None = None if config.local_bot_api else MAX_DOWNLOAD
         self.pace_budget = PaceBudget(
             chat_interval_s=config.edit_interval_s,
             group_interval_s=config.group_edit_interval_s,
@@ -293,7 +295,7 @@ class TelegramChannel:
 
     async def download(self, attachment: Attachment, *, max_bytes: int) -> bytes:
         """getFile + download; too_large before any byte moves when the size is known."""
-        limit = min(max_bytes, MAX_DOWNLOAD)
+        limit = file_limit(max_bytes, self)
         if attachment.size is not None and attachment.size > limit:
             raise AttachmentError("too_large", attachment.name)
         try:

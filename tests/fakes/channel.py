@@ -92,6 +92,7 @@ class FakeChannel:
 
     name = "fake"
     pace_budget = PaceBudget(chat_interval_s=0.01, group_interval_s=0.01, global_per_s=1000.0)
+    max_download_bytes: int | None = None
 
     def __init__(self) -> None:
         self.calls: list[tuple[str, str, str]] = []
