@@ -104,7 +104,10 @@ _EN: dict[str, str] = {
     "console_unknown": "Unknown command {command}; /help lists the commands.",
     "console_stopping": "⏹ Stopping… (Ctrl-C again to quit)",
     # --- slack ---
-    "slack_help": "Mention me or send me a direct message. Say `new` to start over.",
+    "slack_help": (
+        "Mention me or send me a direct message. Send `new` to start a new conversation, "
+        "`stop` to stop the answer being written, `help` for this help."
+    ),
     "slack_status": "is thinking…",
     "slack_good_answer": "Good answer",
     "slack_bad_answer": "Bad answer",
@@ -214,7 +217,10 @@ _VI: dict[str, str] = {
     "console_unknown": "Không có lệnh {command}; /help liệt kê các lệnh.",
     "console_stopping": "⏹ Đang dừng… (nhấn Ctrl-C lần nữa để thoát)",
     # --- slack ---
-    "slack_help": "Hãy nhắc đến tôi hoặc nhắn tin riêng cho tôi. Gõ `new` để bắt đầu lại.",
+    "slack_help": (
+        "Hãy nhắc đến tôi hoặc nhắn tin riêng cho tôi. Gõ `new` để bắt đầu cuộc trò chuyện mới, "
+        "`stop` để dừng câu trả lời đang viết, `help` để xem hướng dẫn."
+    ),
     "slack_status": "đang suy nghĩ…",
     "slack_good_answer": "Câu trả lời tốt",
     "slack_bad_answer": "Câu trả lời chưa tốt",

@@ -177,6 +177,14 @@ async def test_help_is_answered_by_the_channel_itself() -> None:
         assert "new" in post["text"]
 
 
+async def test_help_names_every_command_a_slack_user_can_send() -> None:
+    """A user who asks for help learns of `stop` too, as Telegram's /help tells of /stop."""
+    async with running_slack() as h:
+        await h.send(h.events.dm("help"))
+        [post] = h.fake.calls_to("chat.postMessage")
+        assert all(f"`{word}`" in post["text"] for word in ("new", "stop", "help"))
+
+
 async def test_access_lists_refuse_politely_once_and_submit_nothing() -> None:
     async with running_slack(allowed_user_ids=["U_OK"]) as h:
         await h.send(h.events.mention("let me in", user="U_BAD"))
