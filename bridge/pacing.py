@@ -8,8 +8,10 @@ sent), and when demand exceeds the budget spends it on final texts first, then f
 and only then on intermediate edits (oldest waiting first).
 
 A 429 holds only its own chat, unless there is evidence that the penalty is bot-wide: the
-platform says so, or ``BOT_WIDE_CHATS`` different chats were penalised within
-``EVIDENCE_S``; then the whole budget waits until the earliest of those penalties ends.
+platform says so, or ``BOT_WIDE_CHATS`` different chats were penalised within ``EVIDENCE_S``
+with penalties that end together (within ``EVIDENCE_S``); then the whole budget waits until
+the earliest of those ends. Groups over their own 20-a-minute limit get different waits and
+never stall the private chats.
 
 The decision logic (:class:`PaceState`) is pure and driven by an injected clock; the async
 driver (:class:`Pacer`) only sleeps until the next moment something can be sent.
@@ -131,9 +133,12 @@ class PaceState:
         recent.append((now, key, until))
         while recent and recent[0][0] < now - EVIDENCE_S:
             recent.popleft()
+        # A bot-wide penalty ends at the same moment for every chat it hits; chats over their
+        # own limits (a group's 20 a minute) are told different waits.
         ends: dict[str, float] = {}
         for _, k, end in recent:
-            ends[k] = max(ends.get(k, 0.0), end)
+            if abs(end - until) <= EVIDENCE_S:
+                ends[k] = end
         if len(ends) < BOT_WIDE_CHATS:
             return 0.0
         return max(0.0, min(ends.values()) - now)

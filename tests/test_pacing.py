@@ -76,10 +76,18 @@ def test_several_chats_penalised_together_hold_the_whole_bot() -> None:
     st, clock = state(chat=0.0)
     assert st.penalise("a", 2.0, global_=False) == 0.0
     clock.now += 0.3
-    assert st.penalise("b", 3.0, global_=False) == 0.0
+    assert st.penalise("b", 2.0, global_=False) == 0.0
     clock.now += 0.3
-    # a third chat within a second: bot-wide, until the earliest of the penalties ends
-    assert st.penalise("c", 3.0, global_=False) == pytest.approx(1.4)
+    # a third chat within a second, told to wait until about the same moment: bot-wide,
+    # until the earliest of the penalties ends
+    assert st.penalise("c", 2.0, global_=False) == pytest.approx(1.4)
+
+
+def test_chats_over_their_own_limits_at_once_stay_per_chat() -> None:
+    st, clock = state(chat=0.0)
+    for key, wait in (("g1", 40.0), ("g2", 17.0), ("g3", 29.0), ("g4", 5.0)):
+        assert st.penalise(key, wait, global_=False) == 0.0  # groups over 20 a minute
+        clock.now += 0.1
 
 
 def test_penalties_spread_over_time_are_per_chat() -> None:

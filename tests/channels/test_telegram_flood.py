@@ -4,22 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bench.metrics import peak_per_s
 from tests.channels.test_telegram_e2e import running_bridge
 from tests.fakes.clickai import FakeClickAI
 from tests.fakes.telegram import FakeTelegram, TgUser
 
 SETUP = {"getUpdates", "getMe", "setMyCommands", "deleteMyCommands", "deleteWebhook"}
 BUDGET = 5
-
-
-def peak_per_second(times: list[float]) -> int:
-    """The largest number of ``times`` in any window [t, t + 1 s)."""
-    times, lo, peak = sorted(times), 0, 0
-    for hi, at in enumerate(times):
-        while times[lo] <= at - 1.0:
-            lo += 1
-        peak = max(peak, hi - lo + 1)
-    return peak
 
 
 async def test_texts_actions_and_button_answers_share_one_sliding_budget(tmp_path: Path):
@@ -50,4 +41,4 @@ async def test_texts_actions_and_button_answers_share_one_sliding_budget(tmp_pat
         reaching = [c for c in tg.calls if c.method not in SETUP]
         methods = {c.method for c in reaching}
         assert {"sendMessage", "answerCallbackQuery"} <= methods
-        assert peak_per_second([c.at for c in reaching]) <= BUDGET
+        assert peak_per_s([c.at for c in reaching]) <= BUDGET
