@@ -35,13 +35,11 @@ def peak_per_s(times: list[float]) -> int:
     return peak
 
 
-def per_s_timeline(times: list[float], t0: float, step: float = 0.1) -> list[int]:
-    """Calls in the 1-second window ending at each ``step`` after ``t0``."""
+def per_s_timeline(times: list[float], t0: float, end: float, step: float = 0.1) -> list[int]:
+    """Calls in the 1-second window ending at each ``step`` from ``t0`` to ``end``."""
     ordered = sorted(times)
-    if not ordered:
-        return []
     out, lo, hi = [], 0, 0
-    for k in range(int((ordered[-1] - t0) / step) + 2):
+    for k in range(int((end - t0) / step) + 2):
         at = t0 + k * step
         while hi < len(ordered) and ordered[hi] <= at:
             hi += 1
@@ -117,8 +115,8 @@ def figures(
         "span_s": round(span, 3),
         "calls_per_s_timeline": {
             "step_s": 0.1,
-            "all": per_s_timeline(every, t0),
-            "chat_actions": per_s_timeline(actions, t0),
+            "all": per_s_timeline(every, t0, max(every, default=t0)),
+            "chat_actions": per_s_timeline(actions, t0, max(every, default=t0)),
         },
     }
 
