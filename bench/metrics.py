@@ -89,6 +89,8 @@ def figures(
     actions = [at for at, method, _, _ in tg.calls if method == ACTION]
     private = [at for at, chat in tg.texts if chat > 0]
     private_replies = sum(1 for t in driver.turns if t.final_at is not None and t.chat_id > 0)
+    # over the private chats' own part of the run (groups held by penalties may run longer)
+    private_span = max(private, default=t0) - t0
     limited = [c for c in tg.calls if c[3] == 429]
     return {
         "replies": replies,
@@ -101,8 +103,8 @@ def figures(
             "without_chat_actions": peak_per_s([at for at, m, _, _ in tg.calls if m != ACTION]),
         },
         "replies_per_s": round(replies / span, 3) if span > 0 else 0.0,
-        "private_replies_per_s": round(private_replies / span, 3) if span > 0 else 0.0,
-        "private_text_calls_per_s": round(len(private) / span, 3) if span > 0 else 0.0,
+        "private_replies_per_s": round(private_replies / private_span, 3) if private else 0.0,
+        "private_text_calls_per_s": round(len(private) / private_span, 3) if private else 0.0,
         "first_visible_overhead_ms": percentiles(first),
         "final_overhead_ms": percentiles(final),
         "onset_first_text_slack_ms": percentiles(onset_slack(driver, ai, budget)),
