@@ -23,10 +23,10 @@ calls absorb what the bridge cannot see (another process using the same token, a
 script). Budgets below 1/s use one slot over a longer window.
 
 **Priorities.** Kinds may fill only a share of the slots: final and first texts all of them,
-intermediate edits 80 % (a first or final text always finds a slot within a second), chat
-actions 10 %, and none at all while a text was refused a slot in the last window: typing
-indicators are a courtesy and are dropped first under pressure (at a flood onset every slot
-they took would delay a first text by a second).
+intermediate edits 60 % (the rest stays free for first and final texts, which come in bursts
+when many answers start or end together), chat actions 10 %, and none at all while a text was
+refused a slot in the last window: typing indicators are a courtesy and are dropped first
+under pressure (at a flood onset every slot they took would delay a first text by a second).
 
 :class:`FloodBudget` is the protocol (a Redis implementation shares one budget between
 replicas); :class:`SlidingLogBudget` is the in-memory default. The bookkeeping
@@ -63,7 +63,7 @@ class Kind(IntEnum):
 SHARE: dict[Kind, float] = {
     Kind.FINAL: 1.0,
     Kind.FIRST: 1.0,
-    Kind.INTERMEDIATE: 0.8,
+    Kind.INTERMEDIATE: 0.6,
     Kind.ACTION: 0.1,
 }
 """Share of the slots each kind may fill (see the module docstring)."""

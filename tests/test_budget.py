@@ -72,9 +72,10 @@ def test_shares_keep_room_for_first_and_final_texts() -> None:
     granted = 0
     while log.try_acquire(Kind.INTERMEDIATE) == 0.0:
         granted += 1
-    assert granted == threshold(10, Kind.INTERMEDIATE) == 8
-    assert log.try_acquire(Kind.FIRST) == 0.0
-    assert log.try_acquire(Kind.FINAL) == 0.0
+    assert granted == threshold(10, Kind.INTERMEDIATE) == 6
+    for _ in range(2):
+        assert log.try_acquire(Kind.FIRST) == 0.0
+        assert log.try_acquire(Kind.FINAL) == 0.0
     assert log.try_acquire(Kind.FINAL) > 0.0
 
 
