@@ -10,8 +10,9 @@ and only then on intermediate edits (oldest waiting first).
 A 429 holds only its own chat, unless there is evidence that the penalty is bot-wide: the
 platform says so, or ``BOT_WIDE_CHATS`` different chats were penalised within ``EVIDENCE_S``
 with penalties that end together (within ``EVIDENCE_S``); then the whole budget waits until
-the earliest of those ends. Groups over their own 20-a-minute limit get different waits and
-never stall the private chats.
+the earliest of those ends, at most ``EVIDENCE_HOLD_S`` (a penalty that really is bot-wide
+answers the next calls with 429s again, which renews the hold). Groups over their own
+20-a-minute limit that happen to be penalised together cost everyone at most that.
 
 The decision logic (:class:`PaceState`) is pure and driven by an injected clock; the async
 driver (:class:`Pacer`) only sleeps until the next moment something can be sent.
@@ -38,6 +39,9 @@ FINAL, FIRST, INTERMEDIATE = Kind.FINAL, Kind.FIRST, Kind.INTERMEDIATE
 BOT_WIDE_CHATS = 3
 """This many different chats penalised within ``EVIDENCE_S``: treat the penalty as bot-wide."""
 EVIDENCE_S = 1.0
+EVIDENCE_HOLD_S = 2.0
+"""The longest bot-wide hold inferred from evidence (not said by the platform): groups that
+reach their own limits together look the same and must not stall every chat for 40 s."""
 Clock = Callable[[], float]
 Job = Callable[[], Awaitable[bool]]
 """A paced call; returns False when it did not call the platform after all."""
@@ -141,7 +145,7 @@ class PaceState:
                 ends[k] = end
         if len(ends) < BOT_WIDE_CHATS:
             return 0.0
-        return max(0.0, min(ends.values()) - now)
+        return max(0.0, min(min(ends.values()) - now, EVIDENCE_HOLD_S))
 
     def forget(self, slot: Slot) -> None:
         self._waiting.pop(slot.seq, None)

@@ -9,7 +9,15 @@ import pytest
 
 from bridge.errors import RateLimited
 from bridge.model import OutboundFile, PaceBudget
-from bridge.pacing import FINAL, FIRST, INTERMEDIATE, Pacer, PaceState, Slot
+from bridge.pacing import (
+    EVIDENCE_HOLD_S,
+    FINAL,
+    FIRST,
+    INTERMEDIATE,
+    Pacer,
+    PaceState,
+    Slot,
+)
 
 
 class FakeClock:
@@ -81,6 +89,15 @@ def test_several_chats_penalised_together_hold_the_whole_bot() -> None:
     # a third chat within a second, told to wait until about the same moment: bot-wide,
     # until the earliest of the penalties ends
     assert st.penalise("c", 2.0, global_=False) == pytest.approx(1.4)
+
+
+def test_a_hold_inferred_from_evidence_is_short() -> None:
+    st, clock = state(chat=0.0)
+    for key in ("g1", "g2", "g3"):  # three groups over 20 a minute, all told ~40 s
+        hold = st.penalise(key, 40.0, global_=False)
+        clock.now += 0.1
+    assert hold == pytest.approx(EVIDENCE_HOLD_S)
+    assert st.penalise("g4", 40.0, global_=True) == 40.0  # said by the platform: all of it
 
 
 def test_chats_over_their_own_limits_at_once_stay_per_chat() -> None:
