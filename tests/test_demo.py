@@ -209,3 +209,32 @@ async def test_a_restarted_standalone_fake_telegram_never_repeats_an_update_id()
             proc.terminate()
             await proc.wait()
     assert first_ids[0] != first_ids[1]
+
+
+async def test_the_control_api_shows_a_streaming_draft_and_presses_its_stop_button(
+    tmp_path: Path,
+) -> None:
+    """With telegram.drafts on, what the chat shows while the answer streams is the draft; an
+    operator can watch it grow and press Telegram's stop button on it."""
+    async with (
+        running_demo(tmp_path, delta_delay=0.3, drafts=True) as demo,
+        ClientSession() as http,
+    ):
+        chat = f"{demo.control.url}/chats/{CHAT_ID}"
+        sent = await say(http, demo.control.url, "kể chuyện dài")
+        draft: dict[str, Any] | None = None
+        for _ in range(400):
+            async with http.get(chat) as resp:
+                draft = (await resp.json())["draft"]
+            if draft is not None and draft["text"].startswith("You said"):
+                break
+            await asyncio.sleep(0.02)
+        assert draft is not None and draft["stop_button"] is True
+        async with http.post(f"{chat}/stop") as resp:
+            assert resp.status == 200
+        answer = await answer_after(http, demo.control.url, sent["message_id"])
+        assert len(answer) == 1 and answer[0].startswith("You said") and "⏹" in answer[0]
+        assert not answer[0].startswith("You said: kể chuyện dài\n")  # cut short, not finished
+        assert len(demo.clickai.calls("/stop")) == 1
+        async with http.get(chat) as resp:
+            assert (await resp.json())["draft"] is None

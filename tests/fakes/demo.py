@@ -55,6 +55,7 @@ async def running_demo(
     slack_control_port: int = 0,
     listen: str = "127.0.0.1:0",
     delta_delay: float = 0.1,
+    drafts: bool = False,
 ) -> AsyncIterator[Demo]:
     """The fakes and a bridge wired to them; everything stops on exit."""
     clickai = FakeClickAI(
@@ -84,6 +85,7 @@ async def running_demo(
             "BRIDGE_TELEGRAM__ENABLED": "true",
             "BRIDGE_TELEGRAM__TOKEN": TOKEN,
             "BRIDGE_TELEGRAM__API_BASE_URL": telegram.url,
+            "BRIDGE_TELEGRAM__DRAFTS": str(drafts).lower(),
             "BRIDGE_SLACK__ENABLED": "true",
             "BRIDGE_SLACK__BOT_TOKEN": BOT_TOKEN,
             "BRIDGE_SLACK__APP_TOKEN": APP_TOKEN,

@@ -29,7 +29,8 @@ POST /chats/{chat_id}/messages  {"text": "hello", "user_id": 7, "name": "Ann", "
                                 + "file": {"name": "a.txt", "content": "…", "mime": "text/plain"}
                                 (or "base64" for "content"): a document, "text" its caption
 POST /chats/{chat_id}/press     {"button": "👍"}  (the newest bot message with that button)
-GET  /chats/{chat_id}           what the chat shows
+POST /chats/{chat_id}/stop      press the stop button of the streaming draft (telegram.drafts)
+GET  /chats/{chat_id}           what the chat shows (with "draft": the answer streaming now)
 GET  /chats                     the chats so far
 With a webhook set, an update the bridge does not acknowledge (not 2xx) is delivered again
 after 1, 2, 4, 8, 16 and 32 s, as Telegram does; "webhook_status" tells the first answer.
@@ -61,6 +62,7 @@ class TelegramControl(ControlServer):
             web.get("/chats/{chat_id}", self._show),
             web.post("/chats/{chat_id}/messages", self._message),
             web.post("/chats/{chat_id}/press", self._press),
+            web.post("/chats/{chat_id}/stop", self._stop),
         ]
 
     async def _chats(self, request: web.Request) -> web.Response:
@@ -70,7 +72,16 @@ class TelegramControl(ControlServer):
         chat_id = _chat_id(request)
         chat = self.fake.chats.get(chat_id)
         messages = [] if chat is None else [m for m in chat.messages.values() if not m.deleted]
-        return json_response({"chat_id": chat_id, "messages": [shown(m) for m in messages]})
+        draft = None if chat is None else chat.live_draft
+        return json_response(
+            {
+                "chat_id": chat_id,
+                "messages": [shown(m) for m in messages],
+                "draft": None
+                if draft is None
+                else {"text": draft.text, "stop_button": draft.can_stop},
+            }
+        )
 
     async def _message(self, request: web.Request) -> web.Response:
         chat_id, body = _chat_id(request), await json_body(request)
@@ -104,6 +115,16 @@ class TelegramControl(ControlServer):
         return json_response(
             {"update_id": update["update_id"], "message_id": target.message_id, **status}
         )
+
+    async def _stop(self, request: web.Request) -> web.Response:
+        chat_id = _chat_id(request)
+        chat = self.fake.chats.get(chat_id)
+        draft = None if chat is None else chat.live_draft
+        if draft is None or not draft.can_stop:
+            raise web.HTTPNotFound(text="no draft with a stop button in that chat")
+        update = self.fake.stop_draft(chat_id)
+        status = await self._deliver(update)
+        return json_response({"update_id": update["update_id"], **status})
 
     async def _deliver(self, update: dict[str, Any]) -> dict[str, int]:
         """Queue ``update`` for getUpdates, or post it to the webhook (again later when the
