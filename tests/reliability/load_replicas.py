@@ -45,9 +45,15 @@ class ReplicaFigures:
     told_interrupted: int
     lost: int
     duplicates: int
+    answered_and_told: int
+    """Complete answer delivered just before the kill, then reported interrupted by a survivor
+    (the kill fell between the final send and recording it)."""
     rate_limited_429: int
     clickai_conversations: int
     chats_with_one_clickai_conversation: int
+    pending_events: int
+    unaccounted: dict[int, list[str]]
+    """Up to three chats missing an answer without a notice, with what they show."""
     killed_replica: str
     killed_at_s: float
     redis: bool
@@ -124,12 +130,16 @@ async def run_replicas(
     import asyncpg
 
     from tests.reliability.test_replicas import redis_available
-    from tests.test_store_backends import PG_ENV, postgres_unavailable
+    from tests.test_store_backends import PG_ENV
 
-    why = postgres_unavailable()
-    if why:
-        raise SystemExit(f"--replicas needs PostgreSQL ({PG_ENV}): {why}")
-    pg_url = os.environ[PG_ENV]
+    pg_url = os.environ.get(PG_ENV, "")
+    try:
+        probe = await asyncpg.connect(pg_url, timeout=5)
+        await probe.close()
+    except Exception as exc:
+        raise SystemExit(
+            f"--replicas needs PostgreSQL at {PG_ENV}: {type(exc).__name__}"
+        ) from None
     schema = f"bridge_load_{uuid.uuid4().hex[:12]}"
     redis = redis_available()
     started = time.monotonic()
@@ -186,9 +196,11 @@ async def run_replicas(
                         await _deliver(tg, update, deadline)
 
                 notice = t("en", "interrupted")
+                unaccounted: dict[int, list[str]] = {}
 
-                def outcome() -> tuple[int, int, int, int]:
-                    answers = told = lost = dup = 0
+                def outcome() -> tuple[int, int, int, int, int]:
+                    """answers, interrupted notices, lost, answered twice, answered and told."""
+                    answers = told = lost = dup = both = 0
                     for uid, want in expected.items():
                         texts = tg.chat(uid).texts() if uid in tg.chats else []
                         interrupted = sum(1 for x in texts if notice in x)
@@ -199,8 +211,10 @@ async def run_replicas(
                             dup += max(seen - 1, 0)
                         missing = sum(1 for w in want if w not in texts)
                         lost += max(0, missing - interrupted)
-                        dup += max(0, interrupted - missing)
-                    return answers, told, lost, dup
+                        if missing > interrupted and len(unaccounted) < 3:
+                            unaccounted[uid] = texts
+                        both += max(0, interrupted - missing)
+                    return answers, told, lost, dup, both
 
                 half = total // 2
                 await asyncio.gather(*(send(u) for u in updates[:half]))
@@ -209,9 +223,9 @@ async def run_replicas(
                 victim = procs[-1]
                 await victim.kill()
                 await asyncio.gather(*(send(u) for u in updates[half:]))
-                completed = await _until(lambda: sum(outcome()[:2]) >= total, deadline)
+                completed = await _until(lambda: outcome()[0] + outcome()[1] >= total, deadline)
                 await asyncio.sleep(2 * LEASE_S)  # a wrong late notice or answer shows up now
-                answers, told, lost, duplicates = outcome()
+                answers, told, lost, duplicates, both = outcome()
             finally:
                 for proc in procs:
                     if proc.proc is not None and proc.proc.returncode is None:
@@ -223,6 +237,9 @@ async def run_replicas(
                 await front.close()
                 conn = await asyncpg.connect(pg_url)
                 try:
+                    pending = await conn.fetchval(
+                        f"SELECT COUNT(*) FROM \"{schema}\".event WHERE status != 'done'"
+                    )
                     await conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
                 finally:
                     await conn.close()
@@ -236,9 +253,12 @@ async def run_replicas(
                 told_interrupted=told,
                 lost=lost,
                 duplicates=duplicates,
+                answered_and_told=both,
                 rate_limited_429=tg.rate_limited,
                 clickai_conversations=sum(counts),
                 chats_with_one_clickai_conversation=sum(1 for c in counts if c == 1),
+                pending_events=int(pending or 0),
+                unaccounted=unaccounted,
                 killed_replica=victim.name,
                 killed_at_s=killed_at,
                 redis=redis,
