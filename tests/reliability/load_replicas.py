@@ -223,7 +223,7 @@ async def run_replicas(
                 victim = procs[-1]
                 await victim.kill()
                 await asyncio.gather(*(send(u) for u in updates[half:]))
-                completed = await _until(lambda: outcome()[0] + outcome()[1] >= total, deadline)
+                completed = await _until(lambda: outcome()[2] == 0, deadline)  # none unaccounted
                 await asyncio.sleep(2 * LEASE_S)  # a wrong late notice or answer shows up now
                 answers, told, lost, duplicates, both = outcome()
             finally:
