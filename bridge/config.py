@@ -501,15 +501,17 @@ class _EnvSource(EnvSettingsSource):
     """Environment values: lists as JSON (``[42,43]``) or comma-separated (``42,43``)."""
 
     def decode_complex_value(self, field_name: str, field: FieldInfo, value: Any) -> Any:
+        is_list = get_origin(getattr(field, "annotation", None)) is list  # field may be None
         try:
-            return super().decode_complex_value(field_name, field, value)
+            decoded = super().decode_complex_value(field_name, field, value)
         except ValueError:
-            if get_origin(getattr(field, "annotation", None)) is list:  # field may be None
+            if is_list:
                 return [item.strip() for item in str(value).split(",") if item.strip()]
             names = [k for k in self.env_vars if k.endswith(f"__{field_name.lower()}")]
             name = names[0].upper() if names else field_name
             example = json.dumps({"name": "value"})
             raise ConfigError(f"{name}: not valid JSON; write a table as {example}") from None
+        return [decoded] if is_list and not isinstance(decoded, list) else decoded  # one id: 42
 
 
 def _refuse_unknown_env(env: Mapping[str, str]) -> None:
