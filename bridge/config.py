@@ -488,7 +488,7 @@ class _Loader:
                     env_nested_delimiter="__",
                     case_sensitive=False,
                 )
-                source.env_vars = {k.lower(): v for k, v in env.items()}
+                source.env_vars = {k.lower(): _empty_list(k, v) for k, v in env.items()}
                 return (source, init_settings)
 
         built = _Bound(**data)
@@ -512,6 +512,19 @@ class _EnvSource(EnvSettingsSource):
             example = json.dumps({"name": "value"})
             raise ConfigError(f"{name}: not valid JSON; write a table as {example}") from None
         return [decoded] if is_list and not isinstance(decoded, list) else decoded  # one id: 42
+
+
+def _empty_list(name: str, value: str) -> str:
+    """``value``, or "[]" when it is empty and ``name`` (BRIDGE_SECTION__KEY) is a list: an
+    empty variable clears the list (pydantic-settings would hand "" to it)."""
+    if value.strip() or not name.upper().startswith("BRIDGE_"):
+        return value
+    section, _, key = name[len("BRIDGE_") :].lower().partition("__")
+    model = getattr(Settings.model_fields.get(section), "annotation", None)
+    if not (isinstance(model, type) and issubclass(model, BaseModel)):
+        return value
+    field = model.model_fields.get(key)
+    return "[]" if field is not None and get_origin(field.annotation) is list else value
 
 
 def _refuse_unknown_env(env: Mapping[str, str]) -> None:

@@ -60,12 +60,13 @@ def test_list_values_from_the_environment_work(tmp_path: Path, value: str) -> No
 
 
 @pytest.mark.parametrize(
-    ("value", "ids"), [("42", [42]), (" -1001234567890 ", [-1001234567890]), ("[]", [])]
+    ("value", "ids"),
+    [("42", [42]), (" -1001234567890 ", [-1001234567890]), ("[]", []), ("", []), (" ", [])],
 )
-def test_one_id_from_the_environment_is_a_list_of_one(
+def test_one_id_or_none_from_the_environment_is_a_list(
     tmp_path: Path, value: str, ids: list[int]
 ) -> None:
-    """The usual first set-up, "only me": one id is a list of one."""
+    """The usual first set-up, "only me": one id is a list of one; an empty value clears it."""
     env = {"BRIDGE_CLICKAI__API_KEY": "app-k", "BRIDGE_TELEGRAM__ALLOWED_CHAT_IDS": value}
     settings = load_settings(None, env | {"BRIDGE_CONFIG": str(tmp_path / "none.toml")})
     assert settings.telegram.allowed_chat_ids == ids
