@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from bridge.clickai import ClickAIClient
+from bridge.clickai.parameters import AppParameters
 from bridge.errors import ClickAIError
 from bridge.model import Opening
 
@@ -35,33 +37,29 @@ def clean_questions(raw: object) -> tuple[str, ...]:
 
 
 class AppExtras:
-    """Reads the app's settings once and fetches suggestions and titles on demand.
+    """Offers the app's opening and fetches suggestions and titles on demand.
 
     ``suggestions`` is the operator's switch (``bridge.suggested_questions``); the app's own
     switch (``suggested_questions_after_answer.enabled`` in ``/parameters``) must be on too.
+    The settings come from the shared :class:`AppParameters`, so they follow the app's changes.
     """
 
     def __init__(
-        self, clickai: ClickAIClient, *, suggestions: bool = True, timeout_s: float = 15.0
+        self,
+        clickai: ClickAIClient,
+        parameters: AppParameters,
+        *,
+        suggestions: bool = True,
+        timeout_s: float = 15.0,
     ) -> None:
         self._clickai = clickai
+        self._parameters = parameters
         self._suggestions = suggestions
         self._timeout_s = timeout_s
-        self._params: dict[str, Any] | None = None
-        self._lock = asyncio.Lock()
 
-    async def parameters(self) -> dict[str, Any]:
-        """The app's ``/parameters`` (cached once read; ``{}`` while ClickAI cannot say)."""
-        if self._params is not None:
-            return self._params
-        async with self._lock:
-            if self._params is None:
-                try:
-                    self._params = await self._clickai.parameters()
-                except ClickAIError as exc:
-                    log.warning("cannot read the app's parameters: %s", exc)
-                    return {}
-            return self._params
+    async def parameters(self) -> Mapping[str, Any]:
+        """The app's ``/parameters`` (``{}`` while ClickAI cannot say)."""
+        return await self._parameters.get() or {}
 
     async def opening(self) -> Opening:
         params = await self.parameters()

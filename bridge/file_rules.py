@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import logging
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bridge.clickai import FileType
-from bridge.errors import AttachmentError, ClickAIError
+from bridge.clickai.parameters import AppParameters
+from bridge.errors import AttachmentError
 from bridge.model import Attachment
 
 log = logging.getLogger(__name__)
-
-REFRESH_S = 300.0
-"""How long the settings read from ``/parameters`` are trusted before they are read again."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,39 +83,26 @@ class FileRules:
 
 
 class FileRulesSource:
-    """The app's file rules, read at start-up and again every ``REFRESH_S`` or after ClickAI
-    refused a file (the operator may have changed the app). None while they cannot be read:
-    files then go through and ClickAI judges them."""
+    """The app's file rules from the shared :class:`AppParameters` (re-read as they are).
+    None while they cannot be read: files then go through and ClickAI judges them."""
 
-    def __init__(
-        self,
-        fetch: Callable[[], Awaitable[Mapping[str, Any]]],
-        *,
-        refresh_s: float = REFRESH_S,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._fetch = fetch
-        self._refresh_s = refresh_s
-        self._clock = clock
+    def __init__(self, parameters: AppParameters) -> None:
+        self._parameters = parameters
+        self._read: Mapping[str, Any] | None = None
         self._rules: FileRules | None = None
-        self._read_at: float | None = None
 
     async def get(self) -> FileRules | None:
-        now = self._clock()
-        if self._read_at is None or now - self._read_at >= self._refresh_s:
-            try:
-                self._rules = FileRules.from_parameters(await self._fetch())
-                if self._rules is not None:
-                    accepted = ", ".join(self._rules.accepted()) or "none"
-                    log.info("ClickAI app takes files: %s", accepted)
-            except ClickAIError as exc:
-                log.warning("cannot read the app's file settings: %s", exc)
-            self._read_at = now
+        params = await self._parameters.get()
+        if params is not None and params is not self._read:
+            self._read, self._rules = params, FileRules.from_parameters(params)
+            if self._rules is not None:
+                accepted = ", ".join(self._rules.accepted()) or "none"
+                log.info("ClickAI app takes files: %s", accepted)
         return self._rules
 
     def stale(self) -> None:
         """Read the settings again before the next file (ClickAI refused one)."""
-        self._read_at = None
+        self._parameters.stale()
 
 
 def _strings(value: object) -> list[str]:

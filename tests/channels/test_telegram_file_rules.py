@@ -75,3 +75,21 @@ async def test_settings_changed_by_the_operator_are_read_again_after_a_refusal(
             assert tg.chat(ANN.id).texts()[-1].endswith("It takes: images, .pdf.")
             assert len(tg.calls_to("getFile")) == downloads  # refused before downloading
         assert len(app.calls("chat-messages")) == 1
+
+
+async def test_one_read_serves_every_setting_and_a_refusal_refreshes_the_opening_too(
+    tg: FakeTelegram, tmp_path: Path
+) -> None:
+    async with FakeClickAI(mode="advanced-chat", opening_statement="Hello.") as app:
+        async with bridge(tg, app, tmp_path) as b:
+            await b.send(tg.text(ANN.id, ANN, "/start"))
+            assert tg.chat(ANN.id).texts() == ["Hello."]
+            assert len(app.calls("parameters")) == 1  # start-up's read serves the opening
+            app.opening_statement = "Hello again."  # the operator edits the app
+            app.file_upload = dict(IMAGES_AND_PDF)
+            app.script(captures.replay("121-audio-disallowed-streaming"))
+            voice = tg.document(ANN.id, ANN, b"OggS", name="v.ogg", mime="audio/ogg", kind="voice")
+            await b.send(voice)
+            await b.send(tg.text(ANN.id, ANN, "/start"))
+            assert tg.chat(ANN.id).texts()[-1] == "Hello again."
+        assert len(app.calls("parameters")) == 2

@@ -24,6 +24,7 @@ from bridge.clickai import ClickAIClient, FileRef, FileType, TurnRequest
 from bridge.clickai import FileProduced as ClickAIFile
 from bridge.clickai import Finished as ClickAIFinished
 from bridge.clickai.errors import request_problem
+from bridge.clickai.parameters import AppParameters
 from bridge.config import AppMode, ClickAIConfig
 from bridge.errors import BridgeError, ClickAIError
 from bridge.extras import AppExtras
@@ -86,9 +87,10 @@ class ClickAIBackend:
         self.client = client
         self.name = name
         self._opts = options or ClickAIOptions()
-        self.extras = AppExtras(client, suggestions=self._opts.suggestions)
+        self.parameters = AppParameters(client.parameters)
+        self.extras = AppExtras(client, self.parameters, suggestions=self._opts.suggestions)
         self._mode_pending = False
-        self.file_rules = FileRulesSource(client.parameters)
+        self.file_rules = FileRulesSource(self.parameters)
         self._mode_lock = asyncio.Lock()
 
     @property
@@ -132,7 +134,7 @@ class ClickAIBackend:
             else:
                 self._set_mode(info, "ClickAI app mode: %s")
         await self._check_inputs()
-        await self.file_rules.get()  # read the app's file settings now; again when they change
+        await self.file_rules.get()  # logs what files the app takes; read again when it changes
 
     async def _ensure_mode(self) -> None:
         if not self._mode_pending:
@@ -153,11 +155,9 @@ class ClickAIBackend:
         self._opts = replace(self._opts, app_mode=mode)  # type: ignore[arg-type]
 
     async def _check_inputs(self) -> None:
-        try:
-            params = await self.client.parameters()
-        except ClickAIError as exc:
-            log.warning("cannot read the app's parameters: %s", exc)
-            return
+        params = await self.parameters.get()  # the one read file rules and extras share
+        if params is None:
+            return  # the failed read is logged
         missing = [name for name in required_inputs(params) if name not in self._opts.inputs]
         query_var = self._opts.query_variable
         missing = [m for m in missing if not (self.mode != "chat" and m == query_var)]
