@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from tests.fakes.demo import CHAT_ID, answer_after, running_demo, say
 from tests.fakes.slack import BOT_TOKEN
 from tests.fakes.telegram import TOKEN, FakeTelegram
 from tests.fakes.telegram.control import TelegramControl
+from tests.test_cli import cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -238,3 +240,29 @@ async def test_the_control_api_shows_a_streaming_draft_and_presses_its_stop_butt
         assert len(demo.clickai.calls("/stop")) == 1
         async with http.get(chat) as resp:
             assert (await resp.json())["draft"] is None
+
+
+async def test_the_standalone_fake_clickai_prints_settings_that_list_its_assistant(
+    tmp_path: Path,
+) -> None:
+    """A new operator tries `clickai-bridge apps` with the settings the fake prints."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "tests.fakes.clickai", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    assert proc.stdout is not None
+    try:
+        banner = ""
+        while "apps settings:" not in banner:
+            line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode()
+            assert line, banner
+            banner += line
+        settings = banner.split("apps settings:", 1)[1].split()
+        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+        env |= dict(pair.split("=", 1) for pair in settings)
+        code, out, err = await cli("apps", env=env, cwd=tmp_path)
+        assert code == 0, err
+        assert "Fake Assistant" in out
+    finally:
+        proc.terminate()
+        await proc.wait()

@@ -88,6 +88,12 @@ async def _serve(args: argparse.Namespace) -> None:
             f"BRIDGE_CLICKAI__API_KEY={fake.key}",
             flush=True,
         )
+        print(
+            f"apps settings: BRIDGE_CLICKAI__STUDIO_BASE_URL={fake.studio_base_url} "
+            f"BRIDGE_CLICKAI__STUDIO_TOKEN={fake.studio_token} "
+            f"BRIDGE_CLICKAI__WORKSPACE_ID={fake.workspace_id}",
+            flush=True,
+        )
         await asyncio.Event().wait()
 
 
