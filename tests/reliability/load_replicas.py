@@ -201,6 +201,7 @@ async def run_replicas(
                 def outcome() -> tuple[int, int, int, int, int]:
                     """answers, interrupted notices, lost, answered twice, answered and told."""
                     answers = told = lost = dup = both = 0
+                    unaccounted.clear()
                     for uid, want in expected.items():
                         texts = tg.chat(uid).texts() if uid in tg.chats else []
                         interrupted = sum(1 for x in texts if notice in x)
