@@ -219,3 +219,19 @@ async def test_a_conversation_busy_past_the_bound_is_refused_with_a_notice(
     assert notices(b) == [t("vi", "scope_busy")]
     assert fake.calls("chat-messages") == []
     assert b.metrics.registry.get_sample_value("bridge_scope_wait_timeouts_total") == 1
+
+
+async def test_a_survivor_closes_the_killed_replicas_open_reply(
+    be: Backend, fake: FakeClickAI, stack: AsyncExitStack
+) -> None:
+    """The takeover goes through the same recovery as a restart: the reply the dead turn had
+    opened (a Slack stream, a Telegram partial answer) is closed before the notice."""
+    a = await replica(be, fake, stack, "a")
+    b = await replica(be, fake, stack, "b")
+    view = a.store.scoped(BOT)
+    assert await view.claim_event(orphan("fake:dead:7"))
+    await view.set_event_reply("fake:dead:7", "555")
+    assert await a.relay.sweep() + await b.relay.sweep() == 1
+    closed = [c for r in (a, b) for c in r.channel.calls if c[0] == "close_interrupted"]
+    assert closed == [("close_interrupted", "42", "555")]
+    assert notices(a, b) == [t("vi", "interrupted")]
