@@ -11,6 +11,7 @@ from typing import Any
 
 from aiohttp import ClientSession, web
 
+from bridge.i18n import t
 from tests.fakes.demo import CHAT_ID, answer_after, running_demo, say
 from tests.fakes.slack import BOT_TOKEN
 from tests.fakes.telegram import TOKEN, FakeTelegram
@@ -266,3 +267,21 @@ async def test_the_standalone_fake_clickai_prints_settings_that_list_its_assista
     finally:
         proc.terminate()
         await proc.wait()
+
+
+async def test_a_slack_user_of_the_control_api_can_be_vietnamese(tmp_path: Path) -> None:
+    """The Slack control API takes a language like Telegram's, so a Vietnamese Slack user can
+    be tried (users.info gives the bridge the user's locale)."""
+    async with running_demo(tmp_path, delta_delay=0.005) as demo, ClientSession() as http:
+        base = f"{demo.slack_control.url}/channels/D9"
+        body = {"text": "help", "user": "U9", "language": "vi"}
+        async with http.post(f"{base}/messages", json=body) as resp:
+            assert resp.status == 200
+        shown: list[dict[str, Any]] = []
+        for _ in range(500):
+            async with http.get(base) as resp:
+                shown = (await resp.json())["messages"]
+            if shown:
+                break
+            await asyncio.sleep(0.02)
+        assert [m["text"] for m in shown] == [t("vi", "slack_help")]

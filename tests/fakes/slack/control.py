@@ -18,7 +18,8 @@ from tests.fakes.slack.server import FakeSlack
 
 USAGE = """fake Slack control API (the bridge must be connected over Socket Mode)
 POST /channels/{channel}/messages  {"text": "hello", "user": "U1", "thread_ts": ""}
-                                   (C… channels: an @mention; D… channels: a DM)
+                                   (C… channels: an @mention; D… channels: a DM;
+                                   "language": "vi" makes the user Vietnamese)
 POST /channels/{channel}/press     {"button": "like"}  (or "dislike"; the newest answer)
 GET  /channels/{channel}           the bot's messages there, in every thread
 """
@@ -54,6 +55,11 @@ class SlackControl(ControlServer):
         if not isinstance(text, str) or not text:
             raise web.HTTPBadRequest(text='give the message as {"text": "…"}')
         user, thread_ts = str(body.get("user") or "U1"), str(body.get("thread_ts") or "")
+        language = body.get("language")
+        if user not in self.fake.users:  # users.info knows every user of the control API
+            self.fake.add_user(user)
+        if language:
+            self.fake.users[user]["locale"] = {"vi": "vi-VN"}.get(str(language), "en-US")
         if channel.startswith("D"):
             event = self.events.dm(text, channel=channel, user=user, thread_ts=thread_ts)
         else:
