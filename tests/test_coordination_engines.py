@@ -130,10 +130,73 @@ async def test_an_ask_cancelled_mid_call_leaves_no_slot_held(redis_client: Any) 
         with contextlib.suppress(asyncio.CancelledError):
             granted = await ask
             await granted.release(sent=False)  # type: ignore[union-attr]
-    for _ in range(1000):  # the abandoned grants are handed back in the background
-        if await redis_client.zcard(f"{prefix}:slots") == 0:
-            break
-        await asyncio.sleep(0.01)
+    # The abandoned asks reach Redis and their grants are handed back in the background; polling
+    # the count instead raced asks not yet sent (it read 0, then the late grants landed).
+    await budget.settle()
     assert await redis_client.zcard(f"{prefix}:slots") == 0
     grants = [await budget.try_acquire(Kind.FINAL) for _ in range(5)]
     assert not any(isinstance(g, Denied) for g in grants)  # the whole budget is there
+
+
+class ReplyDroppingProxy:
+    """A TCP proxy in front of Redis that, ``drops`` times, forwards an ``EVALSHA`` to Redis
+    and then cuts the client's connection instead of passing the reply on: the script ran, the
+    replica never heard so, and redis-py sends it again on a new connection."""
+
+    def __init__(self, upstream: tuple[str, int], drops: int) -> None:
+        self.upstream = upstream
+        self.drops = drops
+        self.port = 0
+        self._server: asyncio.Server | None = None
+
+    async def __aenter__(self) -> ReplyDroppingProxy:
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        up_reader, up_writer = await asyncio.open_connection(*self.upstream)
+        try:
+            while data := await reader.read(65536):
+                up_writer.write(data)
+                await up_writer.drain()
+                reply = await up_reader.read(65536)
+                if b"EVALSHA" in data and self.drops > 0:
+                    self.drops -= 1
+                    return  # the reply is lost with the connection
+                writer.write(reply)
+                await writer.drain()
+        finally:
+            writer.close()
+            up_writer.close()
+
+
+async def test_a_grant_whose_reply_was_lost_is_not_held_twice(redis_client: Any) -> None:
+    """redis-py sends a script again when its connection drops mid-reply; a second run of the
+    grant must see its own slot (already granted), not count it against the budget, or the
+    slot stays held for the whole in-flight bound and the bot's budget shrinks."""
+    from urllib.parse import urlparse
+
+    redis = pytest.importorskip("redis.asyncio")
+    prefix = redis_client.test_prefix
+    warm = RedisFloodBudget(redis_client, prefix, 1, fallback=1)
+    first = await warm.try_acquire(Kind.FINAL)  # loads the scripts into Redis
+    assert not isinstance(first, Denied)
+    await first.release(sent=False)
+    url = urlparse(REDIS_URL)
+    async with ReplyDroppingProxy((url.hostname or "127.0.0.1", url.port or 6379), 1) as proxy:
+        client = redis.Redis(host="127.0.0.1", port=proxy.port, socket_timeout=2)
+        try:
+            budget = RedisFloodBudget(client, prefix, 1, fallback=1)
+            granted = await budget.try_acquire(Kind.FINAL)
+            assert proxy.drops == 0  # the reply really was lost once
+            assert not isinstance(granted, Denied)
+            assert await redis_client.zcard(f"{prefix}:slots") == 1
+            await granted.release(sent=False)
+            assert await redis_client.zcard(f"{prefix}:slots") == 0
+        finally:
+            await client.aclose()

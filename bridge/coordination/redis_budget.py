@@ -37,6 +37,7 @@ ACQUIRE = (
 local slots, blocked_key, pressed_key = KEYS[1], KEYS[2], KEYS[3]
 local cap, window, inflight = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
 local action = ARGV[5] == '1'
+if redis.call('ZSCORE', slots, ARGV[1]) then return 0 end
 local blocked = tonumber(redis.call('GET', blocked_key) or '0')
 if now < blocked then return blocked - now end
 redis.call('ZREMRANGEBYSCORE', slots, '-inf', now)
@@ -58,7 +59,9 @@ return math.max(2, wait)
 """
 )
 """KEYS: slots, blocked, pressed. ARGV: permit id, cap, window ms, in-flight ms, is-action.
-Returns 0 when granted, else the milliseconds to wait (the in-memory log's rule)."""
+Returns 0 when granted, else the milliseconds to wait (the in-memory log's rule). Idempotent per
+permit id: redis-py sends a script again when a connection drops before its reply, and the
+second run must find its own grant rather than count it against the budget."""
 
 RELEASE = (
     _NOW_MS
@@ -146,6 +149,8 @@ class RedisFloodBudget:
             wait_ms = int(await asyncio.wait_for(asyncio.shield(call), CALL_TIMEOUT_S))
         except BaseException as exc:
             # Cancelled or timed out mid-call: a slot granted after all must not stay held.
+            self._pending.add(call)
+            call.add_done_callback(self._pending.discard)
             call.add_done_callback(lambda done: self._abandoned(done, permit_id))
             if not isinstance(exc, Exception):
                 raise
@@ -156,12 +161,18 @@ class RedisFloodBudget:
         return Denied(wait_ms / 1000)
 
     def _abandoned(self, call: asyncio.Future[Any], permit_id: str) -> None:
-        """A grant nobody received (the asker was cancelled or gave up): free its slot."""
-        if call.cancelled() or call.exception() is not None or int(call.result()) != 0:
+        """A grant nobody received (the asker was cancelled or gave up): free its slot. A call
+        that failed may still have run on the server, so it is released too (a no-op if not)."""
+        if not call.cancelled() and call.exception() is None and int(call.result()) != 0:
             return
         task = asyncio.ensure_future(self.release(permit_id, sent=False))
         self._pending.add(task)
         task.add_done_callback(self._pending.discard)
+
+    async def settle(self) -> None:
+        """Wait until every abandoned ask and every release in flight has reached Redis."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
 
     async def release(self, permit_id: str, *, sent: bool) -> None:
         args = [permit_id, 1 if sent else 0, int(self.window_s * 1000)]
