@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from bridge.store import SqliteStore
 from bridge.store.base import EventRow
 from tests.fakes.channel import FakeChannel
 from tests.fakes.clickai import AppMode, FakeClickAI, HttpFailure
+from tests.test_cli import cli
 
 
 def settings_for(fake: FakeClickAI, tmp_path: Path, **env: str) -> Settings:
@@ -123,48 +123,34 @@ async def test_a_refused_key_stops_start_up(
         assert app.store is None  # everything undone
 
 
+def studio_env(fake: FakeClickAI) -> dict[str, str]:
+    """The environment of ``apps``: an API key and the Studio credentials of ``fake``."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
+    env.update(
+        {
+            "BRIDGE_CLICKAI__API_KEY": fake.key,
+            "BRIDGE_CLICKAI__STUDIO_BASE_URL": fake.studio_base_url,
+            "BRIDGE_CLICKAI__STUDIO_TOKEN": fake.studio_token,
+            "BRIDGE_CLICKAI__WORKSPACE_ID": fake.workspace_id,
+        }
+    )
+    return env
+
+
 async def test_apps_lists_assistants(tmp_path: Path) -> None:
     async with FakeClickAI(mode="workflow", extra_apps={"app-2": "chat"}) as fake:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-        env.update(
-            {
-                "BRIDGE_CLICKAI__API_KEY": fake.key,
-                "BRIDGE_CLICKAI__STUDIO_BASE_URL": fake.studio_base_url,
-                "BRIDGE_CLICKAI__STUDIO_TOKEN": fake.studio_token,
-                "BRIDGE_CLICKAI__WORKSPACE_ID": fake.workspace_id,
-            }
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge",
-            "apps",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 0, err.decode()
-        lines = out.decode().strip().splitlines()
+        env = studio_env(fake)
+        code, out, err = await cli("apps", env=env, cwd=tmp_path)
+        assert code == 0, err
+        lines = out.strip().splitlines()
         assert len(lines) == 2
         assert {line.split("\t")[1] for line in lines} == {"workflow", "chat"}
         assert fake.calls("my-assistants")[0].query["workspace_id"] == fake.workspace_id
 
         env["BRIDGE_CLICKAI__STUDIO_TOKEN"] = "wrong"
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge",
-            "apps",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, _ = await asyncio.wait_for(proc.communicate(), 60)
-        assert proc.returncode == 1
-        assert "FAIL" in out.decode()
+        code, out, _ = await cli("apps", env=env, cwd=tmp_path)
+        assert code == 1
+        assert "FAIL" in out
 
 
 async def test_start_prunes_old_answered_deliveries(
@@ -246,26 +232,7 @@ async def test_an_app_mode_unknown_at_start_up_is_detected_on_first_use(
 
 async def test_apps_against_a_server_without_studio_says_so_in_one_line(tmp_path: Path) -> None:
     async with FakeClickAI(studio=False) as fake:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("BRIDGE_")}
-        env.update(
-            {
-                "BRIDGE_CLICKAI__API_KEY": fake.key,
-                "BRIDGE_CLICKAI__STUDIO_BASE_URL": fake.studio_base_url,
-                "BRIDGE_CLICKAI__STUDIO_TOKEN": fake.studio_token,
-                "BRIDGE_CLICKAI__WORKSPACE_ID": fake.workspace_id,
-            }
-        )
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bridge",
-            "apps",
-            env=env,
-            cwd=tmp_path,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        out, err = await asyncio.wait_for(proc.communicate(), 60)
-    assert proc.returncode == 1
-    [line] = (out + err).decode().strip().splitlines()
+        code, out, err = await cli("apps", env=studio_env(fake), cwd=tmp_path)
+    assert code == 1
+    [line] = (out + err).strip().splitlines()
     assert line.startswith("apps: FAIL: no Studio API at") and "<" not in line
