@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bridge.check import check
-from bridge.config import load_settings
 from tests.fakes.agentok import FakeAgentok
 from tests.fakes.chatbase import FakeChatbase
 from tests.fakes.clickai import FakeClickAI
 from tests.fakes.maiagent import FakeMaiAgent
 from tests.fakes.telegram import FakeTelegram
-from tests.test_check import free_port
+from tests.test_check import run_check, settings_for, telegram_env
 
 SALES_TOKEN = "777:SALES-token-abcdefghijklmnop"
 
@@ -36,25 +34,18 @@ async def test_every_backend_and_bot_gets_a_line(tmp_path: Path) -> None:
         FakeTelegram() as tg,
         FakeTelegram(token=SALES_TOKEN) as sales,
     ):
-        env = {
-            "BRIDGE_CONFIG": str(tmp_path / "absent.toml"),
-            "BRIDGE_CLICKAI__BASE_URL": ai.base_url,
-            "BRIDGE_CLICKAI__API_KEY": ai.key,
-            "BRIDGE_STORE__URL": f"sqlite:///{tmp_path / 'bridge.db'}",
-            "BRIDGE_SERVER__LISTEN": f"127.0.0.1:{free_port()}",
-            "BRIDGE_TELEGRAM__ENABLED": "true",
-            "BRIDGE_TELEGRAM__TOKEN": tg.token,
-            "BRIDGE_TELEGRAM__API_BASE_URL": tg.url,
-            "BRIDGE_TELEGRAM__BOTS": json.dumps(
-                [{"name": "sales", "token": SALES_TOKEN, "api_base_url": sales.url}]
-            ),
+        bots = [{"name": "sales", "token": SALES_TOKEN, "api_base_url": sales.url}]
+        settings = settings_for(
+            ai,
+            tmp_path,
+            **telegram_env(tg),
+            BRIDGE_TELEGRAM__BOTS=json.dumps(bots),
             **backend_env("CB", "chatbase", cb.base_url, cb.key, agent_id=cb.agent_id),
             **backend_env("BADKEY", "maiagent", mai.base_url, "wrong", chatbot_id="x"),
             **backend_env("AK", "agentok", ak.base_url, ak.key, flow_id=ak.project),
             **backend_env("NOAGENT", "chatbase", cb.base_url, cb.key, agent_id="ghost"),
-        }
-        lines: list[str] = []
-        ok = await check(load_settings(environ=env), lines.append)
+        )
+        ok, lines = await run_check(settings)
     assert not ok
     by_name = {line.split(":")[0]: line for line in lines}
     assert by_name["backend cb (chatbase)"].endswith(f"ok ({cb.base_url}, agent_id agent-1)")
