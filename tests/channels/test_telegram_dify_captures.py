@@ -38,9 +38,7 @@ async def test_too_many_files_is_told_once_in_the_users_language(
     tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
 ) -> None:
     chatflow.script(*[captures.replay("126-chatflow-4files-streaming")] * 4)
-    async with running_bridge(
-        tg, chatflow, tmp_path / "b.db", BRIDGE_CLICKAI__APP_MODE="auto"
-    ) as b:
+    async with bridge(tg, chatflow, tmp_path) as b:
         await b.send(tg.document(BINH.id, BINH, b"hello", name="a.txt", mime="text/plain"))
         assert tg.chat(BINH.id).texts() == [t("vi", "err_too_many_files", limit="3")]
         assert len(chatflow.calls("chat-messages")) == 1
@@ -50,9 +48,7 @@ async def test_a_voice_note_the_app_refuses_names_the_file(
     tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
 ) -> None:
     chatflow.script(captures.replay("121-audio-disallowed-streaming"))
-    async with running_bridge(
-        tg, chatflow, tmp_path / "b.db", BRIDGE_CLICKAI__APP_MODE="auto"
-    ) as b:
+    async with bridge(tg, chatflow, tmp_path) as b:
         await b.send(
             tg.document(ANN.id, ANN, b"OggS", name="voice.oga", mime="audio/ogg", kind="voice")
         )
@@ -65,9 +61,7 @@ async def test_a_missing_input_tells_the_user_to_ask_the_operator(
     tg: FakeTelegram, chatflow: FakeClickAI, tmp_path: Path
 ) -> None:
     chatflow.script(captures.replay("125-wf-missing-input-streaming"))
-    async with running_bridge(
-        tg, chatflow, tmp_path / "b.db", BRIDGE_CLICKAI__APP_MODE="auto"
-    ) as b:
+    async with bridge(tg, chatflow, tmp_path) as b:
         await b.send(tg.text(ANN.id, ANN, "run it"))
         assert tg.chat(ANN.id).texts() == [t("en", "err_missing_input", name="query")]
 
