@@ -57,18 +57,11 @@ class Events:
         thread_ts: str = "",
         files: list[dict[str, Any]] | None = None,
     ) -> dict[str, Any]:
-        ts = ts or self.ts()
-        event: dict[str, Any] = {
-            "type": "app_mention",
-            "user": user,
-            "text": f"<@{self.bot_user}> {text}",
-            "ts": ts,
-            "channel": channel,
-            "event_ts": ts,
-            "team": self.team_id,
-        }
-        if thread_ts:
-            event["thread_ts"] = thread_ts
+        event = self.message(
+            f"<@{self.bot_user}> {text}", channel=channel, user=user, ts=ts, thread_ts=thread_ts
+        )
+        event["type"] = "app_mention"
+        del event["channel_type"]  # an app_mention event carries none
         if files is not None:
             event["files"] = files
         return event
