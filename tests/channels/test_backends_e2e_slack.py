@@ -90,14 +90,6 @@ async def kit(request: pytest.FixtureRequest) -> AsyncIterator[Kit]:
         yield k
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
 async def test_thread_answer_follow_up_restart_feedback_and_files(
     kit: Kit, slack: FakeSlack, tmp_path: Path
 ) -> None:

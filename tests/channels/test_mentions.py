@@ -46,14 +46,6 @@ async def test_telegram_answers_carry_no_mention_and_no_tg_link(
     assert "team@example.org" in msg.text  # e-mail addresses stay as they are
 
 
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    yield fake
-    await fake.close()
-
-
 def _everything_sent(slack: FakeSlack) -> list[str]:
     keys = ("text", "markdown_text", "blocks")
     return [str(call.args.get(k)) for call in slack.calls for k in keys if call.args.get(k)]

@@ -31,20 +31,6 @@ HOOK_SECRET = "hook-Secret_42"
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def clickai() -> AsyncIterator[FakeClickAI]:
     async with FakeClickAI() as server:
         yield server

@@ -154,12 +154,6 @@ ANN = TgUser(id=111, first_name="Ann", language_code="en")
 BINH = TgUser(id=222, first_name="Bình", language_code="vi")
 
 
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
 @pytest.mark.parametrize("fault", FAULTS, ids=IDS)
 async def test_telegram_end_to_end_fault_is_told_kept_and_isolated(
     fake: FakeClickAI, tg: FakeTelegram, tmp_path: Path, fault: Fault

@@ -21,12 +21,6 @@ ANSWER = "one two three four five six seven eight"
 
 
 @pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as server:
-        yield server
-
-
-@pytest.fixture
 async def clickai() -> AsyncIterator[FakeClickAI]:
     async with FakeClickAI() as server:
         yield server

@@ -57,14 +57,6 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 
 @pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    server = FakeSlack()
-    await server.start()
-    yield server
-    await server.close()
-
-
-@pytest.fixture
 async def clickai() -> AsyncIterator[FakeClickAI]:
     async with FakeClickAI(key=API_KEY, studio_token=STUDIO_TOKEN, deltas=3) as server:
         yield server
