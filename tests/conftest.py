@@ -1,4 +1,5 @@
-"""Fixtures shared by the store suites: a fresh database per engine (PostgreSQL if it answers)."""
+"""Fixtures shared by every suite: a fresh store per engine (PostgreSQL if it answers), and
+the fake Telegram Bot API and fake Slack Web API, started and closed per test."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from pathlib import Path
 import pytest
 
 from bridge.store import PostgresStore, SqliteStore
+from tests.fakes.slack import FakeSlack
+from tests.fakes.telegram import FakeTelegram
 from tests.test_store_backends import Backend, backend, postgres_unavailable
 
 ENGINES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
@@ -33,3 +36,19 @@ async def store(be: Backend) -> SqliteStore | PostgresStore:
     s = be.make()
     await s.open()
     return s
+
+
+@pytest.fixture
+async def tg() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    fake = FakeSlack()
+    await fake.start()
+    try:
+        yield fake
+    finally:
+        await fake.close()

@@ -23,12 +23,6 @@ async def ai() -> AsyncIterator[FakeClickAI]:
         yield fake
 
 
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
 def settings_for(ai: FakeClickAI, tmp_path: Path, **env: str) -> Settings:
     base = {
         "BRIDGE_CONFIG": str(tmp_path / "absent.toml"),

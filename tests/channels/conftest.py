@@ -1,4 +1,4 @@
-"""Fixtures shared by the channel tests: fake Bot API, intake, a running channel, fake Slack."""
+"""Fixtures shared by the Telegram channel tests: intake and a running channel."""
 
 from __future__ import annotations
 
@@ -8,14 +8,7 @@ import pytest
 
 from bridge.config import BridgeConfig
 from channels.telegram import TelegramChannel
-from tests.fakes.slack import FakeSlack
 from tests.fakes.telegram import FakeTelegram, RecordingIntake, telegram_config
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
 
 
 @pytest.fixture
@@ -29,13 +22,3 @@ async def channel(tg: FakeTelegram, intake: RecordingIntake) -> AsyncIterator[Te
     await running.start(intake)
     yield running
     await running.close()
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()

@@ -1,4 +1,4 @@
-"""Fixtures shared by the reliability tests: the three fakes, started and closed per test."""
+"""Fixtures shared by the reliability tests: a fake ClickAI and the child processes to stop."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ from collections.abc import AsyncIterator
 import pytest
 
 from tests.fakes.clickai import FakeClickAI
-from tests.fakes.slack import FakeSlack
-from tests.fakes.telegram import FakeTelegram
 from tests.reliability.harness import Child
 
 
@@ -16,22 +14,6 @@ from tests.reliability.harness import Child
 async def clickai() -> AsyncIterator[FakeClickAI]:
     async with FakeClickAI(deltas=3) as fake:
         yield fake
-
-
-@pytest.fixture
-async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
-async def slack() -> AsyncIterator[FakeSlack]:
-    fake = FakeSlack()
-    await fake.start()
-    try:
-        yield fake
-    finally:
-        await fake.close()
 
 
 @pytest.fixture
