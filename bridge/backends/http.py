@@ -17,6 +17,7 @@ from httpx_sse import EventSource
 from bridge.clickai.errors import parse_retry_after
 from bridge.config import BackendConfig
 from bridge.errors import BackendError, ErrorKind
+from bridge.retry import retry_delay
 
 log = logging.getLogger(__name__)
 
@@ -24,9 +25,6 @@ T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 ErrorMapper = Callable[[int, Any, Mapping[str, str], bool], BackendError]
 """(status, parsed JSON body or text, headers, conversation_scoped) → the error to raise."""
-
-RETRYABLE = frozenset({"rate_limited", "upstream", "timeout"})
-MAX_RETRY_AFTER_S = 60.0
 
 
 class HttpSession:
@@ -170,12 +168,7 @@ class HttpSession:
 
     def retry_delay(self, exc: BackendError, tries: int) -> float | None:
         """Seconds before retry ``tries + 1``, or None to give up (honours ``Retry-After``)."""
-        if exc.kind not in RETRYABLE or tries >= self._max_retries:
-            return None
-        if exc.retry_after is not None:
-            return exc.retry_after if exc.retry_after <= MAX_RETRY_AFTER_S else None
-        base: float = min(20.0, 0.5 * 2**tries)
-        return base + self._rng.uniform(0, base / 4)
+        return retry_delay(exc, tries, self._max_retries, self._rng)
 
     async def sleep(self, seconds: float) -> None:
         await self._sleep(seconds)

@@ -16,16 +16,13 @@ from pydantic import SecretStr
 from bridge.clickai.errors import error_from_response, error_from_transport
 from bridge.errors import ClickAIError
 from bridge.fetch import GuardedFetcher, Resolver, system_resolve
+from bridge.retry import retry_delay
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[None]]
 
-RETRYABLE_KINDS = frozenset({"rate_limited", "upstream", "timeout"})
-BACKOFF_BASE_S = 0.5
-BACKOFF_CAP_S = 20.0
-MAX_RETRY_AFTER_S = 60.0
 """A server asking us to wait longer than this fails the call instead of holding the turn."""
 
 
@@ -192,14 +189,9 @@ class ApiSession:
 
     def retry_delay(self, exc: ClickAIError, tries: int) -> float | None:
         """Seconds to wait before retry number ``tries + 1``, or None to give up."""
-        if exc.kind not in RETRYABLE_KINDS or tries >= self._max_retries:
-            return None
         if exc.code.startswith("workflow_"):
             return None  # a run that failed on its own (bad graph, bad input) fails again
-        if exc.retry_after is not None:
-            return exc.retry_after if exc.retry_after <= MAX_RETRY_AFTER_S else None
-        base: float = min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**tries)
-        return base + self._rng.uniform(0, base / 4)
+        return retry_delay(exc, tries, self._max_retries, self._rng)
 
     async def aclose(self) -> None:
         await self._http.aclose()
