@@ -65,9 +65,6 @@ class _RenamingIntake:
     async def migrate_chat(self, channel: str, old_chat_id: str, new_chat_id: str) -> None:
         await self._intake.migrate_chat(self._name(channel), old_chat_id, new_chat_id)
 
-    async def opening_statement(self) -> str:
-        return (await self.opening()).statement
-
     async def opening(self) -> Opening:
         """The greeting of this bot's backend (the relay knows which one that is)."""
         for_bot: Callable[[str], Awaitable[Opening]] | None = getattr(

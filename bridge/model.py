@@ -262,10 +262,6 @@ class Intake(Protocol):
         Slack thread before a restart); False when it does not or the store cannot say."""
         ...
 
-    async def opening_statement(self) -> str:
-        """The app's opening statement from ClickAI ``/parameters`` ("" when none)."""
-        ...
-
     async def opening(self) -> Opening:
         """The opening statement and the starter questions a new chat shows."""
         ...

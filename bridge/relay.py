@@ -187,9 +187,6 @@ class Relay:
             log.warning("%s: cannot look up %s (%s)", key.channel, key.scope, exc)
             return False
 
-    async def opening_statement(self) -> str:
-        return (await self.opening()).statement
-
     async def opening(self) -> Opening:
         return await self.opening_for("")
 

@@ -72,9 +72,6 @@ class RecordingIntake:
     async def has_conversation(self, key: Any) -> bool:
         return key.scope in self.conversations
 
-    async def opening_statement(self) -> str:
-        return self.opening_value.statement
-
     async def opening(self) -> Opening:
         return self.opening_value
 

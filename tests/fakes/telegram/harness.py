@@ -63,9 +63,6 @@ class RecordingIntake:
         self.migrations.append((channel, old_chat_id, new_chat_id))
         self._changed.set()
 
-    async def opening_statement(self) -> str:
-        return self.statement
-
     async def opening(self) -> Any:
         from bridge.model import Opening
 
